@@ -1,0 +1,183 @@
+"""Forward kinematics of an :class:`~partdrag4d.containers.ArticulatedAsset` (pure functions).
+
+Conventions:
+- ``T_a_b`` (4x4, float64) maps homogeneous coordinates in frame ``b`` to frame ``a``.
+- The root link frame is the world frame (``T_world_root = I``).
+- URDF semantics: ``T_parent_child(q) = T_parent_joint @ M(q)`` where ``M`` is a rotation by
+  ``q`` radians about the joint axis through the joint origin (revolute; right-hand rule) or a
+  translation by ``q`` metres along the axis (prismatic); fixed joints ignore ``q``.
+- URDF ``rpy`` is fixed-axis roll-pitch-yaw: ``R = Rz(yaw) @ Ry(pitch) @ Rx(roll)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from jaxtyping import Float, Int
+
+from partdrag4d.containers import (
+    ArticulatedAsset,
+    JointSpec,
+    JointType,
+    Primitive,
+    SceneMesh,
+)
+
+
+def rpy_to_matrix(rpy: Float[np.ndarray, "3"] | Sequence[float | int]) -> Float[np.ndarray, "3 3"]:
+    """Rotation matrix of URDF fixed-axis roll-pitch-yaw angles.
+
+    Args:
+        rpy: (roll, pitch, yaw) in radians, about the fixed x, y, z axes, applied in that order.
+
+    Returns:
+        ``Rz(yaw) @ Ry(pitch) @ Rx(roll)`` (float64).
+    """
+    r, p, y = (float(a) for a in rpy)
+    cr, sr, cp, sp, cy, sy = np.cos(r), np.sin(r), np.cos(p), np.sin(p), np.cos(y), np.sin(y)
+    rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]], dtype=np.float64)
+    ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]], dtype=np.float64)
+    rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]], dtype=np.float64)
+    return rz @ ry @ rx
+
+
+def axis_angle_to_matrix(
+    axis: Float[np.ndarray, "3"] | Sequence[float | int], angle: float
+) -> Float[np.ndarray, "3 3"]:
+    """Rodrigues' formula: rotation by ``angle`` radians about ``axis`` (right-hand rule).
+
+    Args:
+        axis: rotation axis (normalised here; must be non-zero).
+        angle: angle in radians.
+
+    Returns:
+        3x3 rotation matrix (float64).
+    """
+    a = np.asarray(axis, dtype=np.float64)
+    a = a / np.linalg.norm(a)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]], dtype=np.float64)
+    s, c = np.sin(angle), np.cos(angle)
+    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
+
+
+def make_transform(
+    rotation: Float[np.ndarray, "3 3"] | None = None,
+    translation: Float[np.ndarray, "3"] | Sequence[float | int] | None = None,
+) -> Float[np.ndarray, "4 4"]:
+    """4x4 homogeneous transform ``[R t; 0 1]`` (float64); missing parts are identity/zero."""
+    t = np.eye(4, dtype=np.float64)
+    if rotation is not None:
+        t[:3, :3] = rotation
+    if translation is not None:
+        t[:3, 3] = np.asarray(translation, dtype=np.float64)
+    return t
+
+
+def joint_motion(joint: JointSpec, q: float) -> Float[np.ndarray, "4 4"]:
+    """Motion ``M(q)`` of a joint in its own frame (see the module conventions).
+
+    Args:
+        joint: the joint.
+        q: joint value in radians (revolute) or metres (prismatic); ignored for fixed.
+
+    Returns:
+        4x4 transform child-frame -> joint-frame.
+    """
+    if joint.type is JointType.REVOLUTE:
+        return make_transform(rotation=axis_angle_to_matrix(joint.axis, float(q)))
+    if joint.type is JointType.PRISMATIC:
+        return make_transform(translation=np.asarray(joint.axis, np.float64) * float(q))
+    return np.eye(4, dtype=np.float64)
+
+
+def forward_kinematics(
+    asset: ArticulatedAsset, q: Mapping[str, float] | None = None
+) -> dict[str, np.ndarray]:
+    """World pose of every link.
+
+    Args:
+        asset: the articulated asset (joints in topological order).
+        q: joint values by joint name (rad or m); joints not given are at 0. Values are not
+            clamped to the limits.
+
+    Returns:
+        ``{link_name: T_world_link}`` with 4x4 float64 matrices; the root is the identity.
+        Links not reachable from the root (never produced by ``load_urdf``) are omitted.
+    """
+    q = {} if q is None else q
+    known = {j.name for j in asset.joints}
+    unknown = set(q) - known
+    if unknown:
+        raise KeyError(f"unknown joint(s) {sorted(unknown)} for asset {asset.name!r}")
+    poses: dict[str, np.ndarray] = {asset.root: np.eye(4, dtype=np.float64)}
+    for joint in asset.joints:
+        T_world_parent = poses[joint.parent]
+        poses[joint.child] = (
+            T_world_parent
+            @ np.asarray(joint.T_parent_joint, np.float64)
+            @ joint_motion(joint, float(q.get(joint.name, 0.0)))
+        )
+    return poses
+
+
+def link_poses_over_time(
+    asset: ArticulatedAsset,
+    joint_names: Sequence[str],
+    joint_values: Float[np.ndarray, "T J"],
+) -> Float[np.ndarray, "T L 4 4"]:
+    """Link poses for a sequence of joint configurations.
+
+    Args:
+        asset: the articulated asset.
+        joint_names: J joint names, the column order of ``joint_values``.
+        joint_values: (T, J) joint values in rad or m; other joints stay at 0.
+
+    Returns:
+        (T, L, 4, 4) ``T_world_link`` with links in ``asset.links`` order (float64).
+    """
+    if joint_values.shape[1] != len(joint_names):
+        raise ValueError(
+            f"joint_values has {joint_values.shape[1]} columns for {len(joint_names)} names"
+        )
+    out = np.empty((len(joint_values), len(asset.links), 4, 4), dtype=np.float64)
+    for t, row in enumerate(joint_values):
+        poses = forward_kinematics(asset, dict(zip(joint_names, row.tolist(), strict=True)))
+        for li, link in enumerate(asset.links):
+            out[t, li] = poses[link.name]
+    return out
+
+
+def transform_points(
+    T: Float[np.ndarray, "4 4"], points: Float[np.ndarray, "N 3"]
+) -> Float[np.ndarray, "N 3"]:
+    """Apply a 4x4 transform to points; the result has the dtype of ``points``."""
+    out = points.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
+    return out.astype(points.dtype, copy=False)
+
+
+def posed_mesh(
+    asset: ArticulatedAsset, q: Mapping[str, float] | None = None
+) -> tuple[SceneMesh, Int[np.ndarray, "N"]]:
+    """World-space mesh of all link visuals at configuration ``q``.
+
+    Args:
+        asset: the articulated asset.
+        q: joint values by name (missing joints at 0).
+
+    Returns:
+        ``(mesh, vertex_link)``: primitives ordered by link (``asset.links`` order) then by
+        visual; ``vertex_link[i]`` is the index into ``asset.links`` of vertex ``i`` of
+        ``mesh.vertices``. Links without visuals contribute nothing.
+    """
+    poses = forward_kinematics(asset, q)
+    prims: list[Primitive] = []
+    labels: list[np.ndarray] = []
+    for li, link in enumerate(asset.links):
+        T = poses[link.name]
+        for p in link.visuals:
+            prims.append(Primitive(transform_points(T, p.vertices), p.faces, p.material, p.uvs))
+            labels.append(np.full(len(p.vertices), li, dtype=np.int64))
+    if not prims:
+        raise ValueError(f"asset {asset.name!r} has no visual geometry")
+    return SceneMesh(tuple(prims)), np.concatenate(labels)

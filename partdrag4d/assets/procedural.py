@@ -1,0 +1,763 @@
+"""A seeded library of procedural articulated objects, written as URDF folders.
+
+Every object goes through the same path as a user's asset: :func:`write_procedural` writes
+``model.urdf`` + ``meshes/<link>.obj`` / ``.mtl`` + ``textures/<link>_<material>.png`` with
+relative paths, and callers read it back with :func:`partdrag4d.assets.urdf.load_urdf`.
+
+Frame conventions of every generated object:
+- metres, right-handed, **+Z up**; the object **stands on z = 0** (its lowest point is at
+  z = 0) and is centred on x = 0, y = 0 (bounding box centre in x and y);
+- the **front faces -Y**: doors and drawers open toward -Y, laptop screens and lamp heads
+  face -Y;
+- every link frame sits at its joint pivot with the same orientation as the world at rest
+  (all joint ``rpy`` are zero), so joint ``origin xyz`` values are pivot offsets;
+- every joint value 0 is the rest state and lies inside the limits; for most joints the
+  rest state is the lower limit (closed), the laptop lid and desk-lamp arms can move both
+  ways. Doors open up to ~1.6 rad, drawers slide up to ~0.8 of the carcass depth.
+
+Geometry is boxes and cylinders (closed, outward-facing, with UVs); parts that move are kept
+a few millimetres apart at rest so they never interpenetrate. UVs come from the rest-state
+world coordinates divided by the object size, so texture density is uniform and all UVs lie
+in [0, 1]. Each link gets its own hue (handles and knobs a dark neutral), and with
+``textured=True`` a seeded 256x256 PNG (wood grain, noise, stripes or checker). Output is a
+deterministic function of the config (same seed, same bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from jaxtyping import Float, Int
+from PIL import Image
+
+from partdrag4d.assets.textures import PATTERNS, distinct_colors, make_texture
+
+CATEGORIES: tuple[str, ...] = (
+    "cabinet",
+    "drawers",
+    "fridge",
+    "oven",
+    "laptop",
+    "box",
+    "washer",
+    "microwave",
+    "desk_lamp",
+    "cabinet_drawer",
+)
+"""Categories :func:`write_procedural` can build. Two have two-level chains: ``desk_lamp``
+(two revolute arms in series) and ``cabinet_drawer`` (a drawer whose front carries a hinged
+flap: a revolute joint whose parent link is prismatic)."""
+
+GAP = 0.003
+"""Clearance in metres between parts that move relative to each other."""
+
+
+@dataclass
+class ProceduralConfig:
+    """What to generate."""
+
+    category: str = "cabinet"
+    """One of :data:`CATEGORIES`."""
+    seed: int = 0
+    """Seed of every random choice (sizes, proportions, joint placement, colours, textures)."""
+    textured: bool = True
+    """Write PNG textures (True) or plain coloured materials (False)."""
+    texture_size: int = 256
+    """Texture side in pixels."""
+    scale: float = 1.0
+    """Uniform scale applied to the sampled sizes."""
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def box_mesh(
+    center: Float[np.ndarray, "3"], size: Float[np.ndarray, "3"], uv_scale: float
+) -> tuple[Float[np.ndarray, "24 3"], Int[np.ndarray, "12 3"], Float[np.ndarray, "24 2"]]:
+    """Closed axis-aligned box with 4 vertices per face (sharp UV seams), CCW outward.
+
+    Args:
+        center: box centre (m).
+        size: edge lengths along x, y, z (m), all > 0.
+        uv_scale: metres per unit of UV (UV = 0.5 + in-plane world coordinate / uv_scale).
+
+    Returns:
+        ``(vertices, faces, uvs)``; UVs in OBJ convention (v up).
+    """
+    c = np.asarray(center, np.float64)
+    h = np.asarray(size, np.float64) / 2.0
+    verts, faces, uvs = [], [], []
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            # (u_axis, v_axis) chosen so that u x v = outward normal (CCW seen from outside).
+            u_ax, v_ax = (axis + 1) % 3, (axis + 2) % 3
+            if sign < 0:
+                u_ax, v_ax = v_ax, u_ax
+            base = len(verts)
+            for du, dv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
+                p = c.copy()
+                p[axis] += sign * h[axis]
+                p[u_ax] += du * h[u_ax]
+                p[v_ax] += dv * h[v_ax]
+                verts.append(p)
+                uvs.append((p[u_ax], p[v_ax]))
+            faces += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
+    uv = 0.5 + np.asarray(uvs) / uv_scale
+    return np.asarray(verts), np.asarray(faces, np.int64), uv
+
+
+def cylinder_mesh(
+    center: Float[np.ndarray, "3"],
+    radius: float,
+    length: float,
+    axis: int,
+    uv_scale: float,
+    sections: int = 32,
+) -> tuple[Float[np.ndarray, "N 3"], Int[np.ndarray, "F 3"], Float[np.ndarray, "N 2"]]:
+    """Closed cylinder along a coordinate axis (side + two capped discs), CCW outward.
+
+    Args:
+        center: centre of the cylinder (m).
+        radius: radius (m).
+        length: length along ``axis`` (m).
+        axis: 0, 1 or 2 for x, y, z.
+        uv_scale: metres per UV unit.
+        sections: segments around the circumference.
+
+    Returns:
+        ``(vertices, faces, uvs)``; UVs in OBJ convention.
+    """
+    c = np.asarray(center, np.float64)
+    a1, a2 = (axis + 1) % 3, (axis + 2) % 3  # (a1, a2, axis) is right-handed
+    ang = np.linspace(0.0, 2 * np.pi, sections + 1)
+    verts, uvs, faces = [], [], []
+
+    def point(theta: float, s: float, rr: float) -> np.ndarray:
+        p = c.copy()
+        p[a1] += rr * np.cos(theta)
+        p[a2] += rr * np.sin(theta)
+        p[axis] += s * length / 2.0
+        return p
+
+    # side: a seam column is duplicated so UVs stay continuous
+    for th in ang:
+        for s in (-1.0, 1.0):
+            verts.append(point(th, s, radius))
+            uvs.append((th * radius, s * length / 2.0))
+    for i in range(sections):
+        b0, t0, b1, t1 = 2 * i, 2 * i + 1, 2 * i + 2, 2 * i + 3
+        faces += [(b0, b1, t1), (b0, t1, t0)]
+    # caps
+    for s in (-1.0, 1.0):
+        ctr = len(verts)
+        p = c.copy()
+        p[axis] += s * length / 2.0
+        verts.append(p)
+        uvs.append((p[a1] - c[a1], p[a2] - c[a2]))
+        ring = len(verts)
+        for th in ang[:-1]:
+            q = point(th, s, radius)
+            verts.append(q)
+            uvs.append((q[a1] - c[a1], q[a2] - c[a2]))
+        for i in range(sections):
+            j, k = ring + i, ring + (i + 1) % sections
+            faces.append((ctr, j, k) if s > 0 else (ctr, k, j))
+    uv = np.asarray(uvs)
+    # side UVs span the circumference; wrap them into [0, 1] without changing density much
+    uv = 0.5 + (uv - uv.mean(0)) / max(uv_scale, 2 * np.pi * radius + 1e-9)
+    return np.asarray(verts), np.asarray(faces, np.int64), np.clip(uv, 0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- builder
+
+
+@dataclass
+class _Joint:
+    type: str
+    axis: tuple[float, float, float]
+    limits: tuple[float, float] | None
+
+
+@dataclass
+class _Link:
+    name: str
+    parent: str | None
+    pivot: np.ndarray
+    joint: _Joint | None
+    pieces: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+class _Builder:
+    """Collects links (geometry in rest-state world coordinates) and joints."""
+
+    def __init__(self, rng: np.random.Generator, size_hint: float):
+        self.rng = rng
+        self.uv_scale = 1.1 * size_hint  # UVs of a whole object fit in [0, 1]
+        self.links: dict[str, _Link] = {}
+        self.material_kind: dict[str, str] = {}
+
+    def link(
+        self,
+        name: str,
+        parent: str | None = None,
+        jtype: str = "fixed",
+        pivot: tuple[float, float, float] | np.ndarray = (0.0, 0.0, 0.0),
+        axis: tuple[float, float, float] = (1.0, 0.0, 0.0),
+        limits: tuple[float, float] | None = None,
+    ) -> str:
+        joint = None if parent is None else _Joint(jtype, axis, limits)
+        self.links[name] = _Link(name, parent, np.asarray(pivot, np.float64), joint)
+        return name
+
+    def box(self, link: str, mat: str, lo: np.ndarray | list, hi: np.ndarray | list) -> None:
+        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+        assert np.all(hi > lo), (link, lo, hi)
+        v, f, uv = box_mesh((lo + hi) / 2, hi - lo, self.uv_scale)
+        self.links[link].pieces.append((mat, v, f, uv))
+
+    def cylinder(
+        self, link: str, mat: str, center: list | np.ndarray, radius: float, length: float, ax: int
+    ) -> None:
+        v, f, uv = cylinder_mesh(np.asarray(center, np.float64), radius, length, ax, self.uv_scale)
+        self.links[link].pieces.append((mat, v, f, uv))
+
+
+# --------------------------------------------------------------------------- categories
+# Each builder places geometry in world coordinates (z up, floor z=0, front -Y) and returns
+# nothing; link names are the URDF link names.
+
+
+def _carcass(b: _Builder, link: str, w: float, d: float, h: float, t: float, z0: float) -> None:
+    """Open-front box: back, sides, bottom, top panels of thickness ``t``; front at -d/2."""
+    x0, x1, y0, y1 = -w / 2, w / 2, -d / 2, d / 2
+    b.box(link, "body", [x0, y1 - t, z0], [x1, y1, z0 + h])  # back
+    b.box(link, "body", [x0, y0, z0], [x0 + t, y1 - t, z0 + h])  # left
+    b.box(link, "body", [x1 - t, y0, z0], [x1, y1 - t, z0 + h])  # right
+    b.box(link, "body", [x0 + t, y0, z0], [x1 - t, y1 - t, z0 + t])  # bottom
+    b.box(link, "body", [x0 + t, y0, z0 + h - t], [x1 - t, y1 - t, z0 + h])  # top
+
+
+def _hinged_door(
+    b: _Builder,
+    name: str,
+    parent: str,
+    x_lo: float,
+    x_hi: float,
+    z_lo: float,
+    z_hi: float,
+    y_front: float,
+    thick: float,
+    hinge_left: bool,
+    max_open: float,
+) -> None:
+    """A vertical door in front of ``y_front`` hinged on its left or right edge."""
+    y_back = y_front - GAP
+    hx = x_lo if hinge_left else x_hi
+    # The door swings toward -Y: about -Z for a left hinge, +Z for a right hinge.
+    axis = (0.0, 0.0, -1.0) if hinge_left else (0.0, 0.0, 1.0)
+    b.link(name, parent, "revolute", (hx, y_back, z_lo), axis, (0.0, max_open))
+    b.box(name, "door", [x_lo, y_back - thick, z_lo], [x_hi, y_back, z_hi])
+    # handle near the free edge
+    hw = min(0.02, 0.1 * (x_hi - x_lo))
+    hz = 0.3 * (z_hi - z_lo)
+    zc = (z_lo + z_hi) / 2
+    xh = x_hi - 0.06 * (x_hi - x_lo) - hw if hinge_left else x_lo + 0.06 * (x_hi - x_lo)
+    b.box(
+        name,
+        "handle",
+        [xh, y_back - thick - 0.025, zc - hz / 2],
+        [xh + hw, y_back - thick, zc + hz / 2],
+    )
+
+
+def _cabinet(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d, h = rng.uniform(0.5, 1.0) * s, rng.uniform(0.35, 0.55) * s, rng.uniform(0.6, 1.2) * s
+    t, plinth = 0.02 * s, rng.uniform(0.0, 0.08) * s
+    b.link("base")
+    _carcass(b, "base", w, d, h, t, plinth)
+    if plinth > 0.01:
+        b.box("base", "body", [-w / 2 + t, -d / 2 + 0.03 * s, 0], [w / 2 - t, d / 2 - t, plinth])
+    zshelf = plinth + rng.uniform(0.4, 0.6) * h
+    b.box("base", "body", [-w / 2 + t, -d / 2 + t, zshelf], [w / 2 - t, d / 2 - t, zshelf + t])
+    yf, thick = -d / 2, 0.02 * s
+    max_open = float(rng.uniform(1.4, 1.6))
+    if w > 0.7 * s or rng.random() < 0.4:  # wide cabinets get two doors
+        _hinged_door(
+            b, "door_left", "base", -w / 2, -GAP, plinth, plinth + h, yf, thick, True, max_open
+        )
+        _hinged_door(
+            b, "door_right", "base", GAP, w / 2, plinth, plinth + h, yf, thick, False, max_open
+        )
+    else:
+        _hinged_door(
+            b,
+            "door",
+            "base",
+            -w / 2,
+            w / 2,
+            plinth,
+            plinth + h,
+            yf,
+            thick,
+            rng.random() < 0.5,
+            max_open,
+        )
+
+
+def _drawer(
+    b: _Builder,
+    name: str,
+    parent: str,
+    x0: float,
+    x1: float,
+    z0: float,
+    z1: float,
+    d: float,
+    s: float,
+) -> None:
+    """A drawer filling the opening x0..x1, z0..z1 of a carcass of depth d (front at -d/2)."""
+    yf = -d / 2
+    t = 0.012 * s
+    depth = 0.85 * d
+    b.link(name, parent, "prismatic", ((x0 + x1) / 2, yf, z0), (0.0, -1.0, 0.0), (0.0, 0.8 * depth))
+    # front panel just in front of the carcass
+    b.box(
+        name,
+        "front",
+        [x0 - 0.008 * s, yf - GAP - 0.02 * s, z0 - 0.004 * s],
+        [x1 + 0.008 * s, yf - GAP, z1 - 0.004 * s],
+    )
+    # tray inside the opening (clear of the carcass by GAP)
+    xa, xb, za, zb = x0 + GAP, x1 - GAP, z0 + GAP, z0 + 0.75 * (z1 - z0)
+    ya, yb = yf - GAP, yf + depth
+    b.box(name, "front", [xa, ya, za], [xb, yb, za + t])  # bottom
+    b.box(name, "front", [xa, ya, za + t], [xa + t, yb, zb])  # left
+    b.box(name, "front", [xb - t, ya, za + t], [xb, yb, zb])  # right
+    b.box(name, "front", [xa + t, yb - t, za + t], [xb - t, yb, zb])  # back
+    hw, zc = 0.3 * (x1 - x0), (z0 + z1) / 2
+    b.box(
+        name,
+        "handle",
+        [-hw / 2 + (x0 + x1) / 2, yf - GAP - 0.045 * s, zc - 0.01 * s],
+        [hw / 2 + (x0 + x1) / 2, yf - GAP - 0.02 * s, zc + 0.01 * s],
+    )
+
+
+def _drawers(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d, h = rng.uniform(0.5, 1.0) * s, rng.uniform(0.35, 0.55) * s, rng.uniform(0.5, 1.2) * s
+    t, n = 0.02 * s, int(rng.integers(2, 5))
+    b.link("base")
+    _carcass(b, "base", w, d, h, t, 0.0)
+    # unequal drawer heights (deeper at the bottom), like real chests
+    weights = np.sort(rng.uniform(0.8, 1.3, n))[::-1]
+    inner = h - 2 * t - (n - 1) * t
+    hs = inner * weights / weights.sum()
+    z = t
+    for i in range(n):
+        _drawer(b, f"drawer_{i}", "base", -w / 2 + t, w / 2 - t, z, z + hs[i], d, s)
+        z += hs[i]
+        if i < n - 1:
+            b.box("base", "body", [-w / 2 + t, -d / 2, z], [w / 2 - t, d / 2 - t, z + t])
+            z += t
+
+
+def _fridge(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d, h = rng.uniform(0.55, 0.8) * s, rng.uniform(0.55, 0.7) * s, rng.uniform(1.2, 1.5) * s
+    t = 0.03 * s
+    b.link("body")
+    _carcass(b, "body", w, d, h, t, 0.0)
+    zsplit = h * rng.uniform(0.28, 0.4)  # freezer at the bottom or top
+    freezer_top = rng.random() < 0.5
+    if freezer_top:
+        zsplit = h - zsplit
+    b.box(
+        "body", "body", [-w / 2 + t, -d / 2, zsplit - t / 2], [w / 2 - t, d / 2 - t, zsplit + t / 2]
+    )
+    for zs in rng.uniform(0.2, 0.8, 2):
+        lo, hi = (zsplit + t, h - t) if not freezer_top else (t, zsplit - t)
+        zz = lo + zs * (hi - lo)
+        b.box(
+            "body",
+            "body",
+            [-w / 2 + t, -d / 2 + 0.08 * s, zz],
+            [w / 2 - t, d / 2 - t, zz + 0.01 * s],
+        )
+    hinge_left = rng.random() < 0.5
+    thick, mo = 0.05 * s, float(rng.uniform(1.45, 1.6))
+    _hinged_door(
+        b, "door_lower", "body", -w / 2, w / 2, 0.0, zsplit - GAP, -d / 2, thick, hinge_left, mo
+    )
+    _hinged_door(
+        b, "door_upper", "body", -w / 2, w / 2, zsplit + GAP, h, -d / 2, thick, hinge_left, mo
+    )
+
+
+def _oven(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d, h = rng.uniform(0.5, 0.75) * s, rng.uniform(0.5, 0.65) * s, rng.uniform(0.8, 0.95) * s
+    t, plinth = 0.03 * s, rng.uniform(0.06, 0.12) * s
+    panel = rng.uniform(0.1, 0.15) * s
+    b.link("body")
+    _carcass(b, "body", w, d, h - plinth - panel, t, plinth)
+    b.box("body", "body", [-w / 2, -d / 2 + 0.03 * s, 0.0], [w / 2, d / 2, plinth])  # plinth
+    b.box("body", "panel", [-w / 2, -d / 2, h - panel], [w / 2, d / 2, h])  # control panel
+    for i, xk in enumerate(np.linspace(-w / 3, w / 3, int(rng.integers(3, 6)))):
+        b.cylinder("body", "handle", [xk, -d / 2 - 0.01 * s, h - panel / 2], 0.022 * s, 0.02 * s, 1)
+        del i
+    zb, zt = plinth, h - panel - GAP
+    yb = -d / 2 - GAP
+    thick = 0.04 * s
+    # Bottom hinge: rotating about +X tips the door top toward -Y.
+    b.link(
+        "door",
+        "body",
+        "revolute",
+        (0.0, yb, zb),
+        (1.0, 0.0, 0.0),
+        (0.0, float(rng.uniform(1.4, 1.57))),
+    )
+    b.box("door", "door", [-w / 2, yb - thick, zb], [w / 2, yb, zt])
+    zh = zt - 0.12 * (zt - zb)
+    b.cylinder("door", "handle", [0.0, yb - thick - 0.035 * s, zh], 0.012 * s, 0.7 * w, 0)
+    for xs in (-0.3 * w, 0.3 * w):
+        b.box(
+            "door",
+            "handle",
+            [xs - 0.01 * s, yb - thick - 0.035 * s, zh - 0.01 * s],
+            [xs + 0.01 * s, yb - thick, zh + 0.01 * s],
+        )
+
+
+def _laptop(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d = rng.uniform(0.3, 0.42) * s, rng.uniform(0.22, 0.3) * s
+    tb, tl = rng.uniform(0.015, 0.025) * s, rng.uniform(0.006, 0.012) * s
+    lid_h = d * rng.uniform(0.9, 1.0)
+    b.link("base")
+    b.box("base", "body", [-w / 2, -d / 2, 0.0], [w / 2, d / 2, tb])
+    b.box("base", "keys", [-0.4 * w, -0.1 * d, tb], [0.4 * w, 0.4 * d, tb + 0.002 * s])
+    b.box("base", "keys", [-0.12 * w, -0.45 * d, tb], [0.12 * w, -0.2 * d, tb + 0.001 * s])
+    # Lid upright at rest behind the keyboard; axis -X: positive values tilt it back (open
+    # further), negative values close it onto the base.
+    yh, zh = d / 2 - tl, tb + GAP
+    b.link(
+        "lid",
+        "base",
+        "revolute",
+        (0.0, yh, zh),
+        (-1.0, 0.0, 0.0),
+        (-1.45, float(rng.uniform(0.4, 0.7))),
+    )
+    b.box("lid", "lid", [-w / 2, yh, zh], [w / 2, yh + tl, zh + lid_h])
+    b.box(
+        "lid",
+        "screen",
+        [-0.45 * w, yh - 0.001 * s, zh + 0.06 * lid_h],
+        [0.45 * w, yh, zh + 0.94 * lid_h],
+    )
+
+
+def _box(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d, h = rng.uniform(0.35, 0.8) * s, rng.uniform(0.3, 0.6) * s, rng.uniform(0.25, 0.6) * s
+    t = rng.uniform(0.012, 0.025) * s
+    b.link("base")
+    b.box("base", "body", [-w / 2, -d / 2, 0.0], [w / 2, d / 2, t])
+    b.box("base", "body", [-w / 2, -d / 2, t], [-w / 2 + t, d / 2, h])
+    b.box("base", "body", [w / 2 - t, -d / 2, t], [w / 2, d / 2, h])
+    b.box("base", "body", [-w / 2 + t, -d / 2, t], [w / 2 - t, -d / 2 + t, h])
+    b.box("base", "body", [-w / 2 + t, d / 2 - t, t], [w / 2 - t, d / 2, h])
+    # Lid hinged along the back top edge; axis -X lifts its front edge (-Y side) up.
+    zl = h + GAP
+    b.link(
+        "lid",
+        "base",
+        "revolute",
+        (0.0, d / 2, zl),
+        (-1.0, 0.0, 0.0),
+        (0.0, float(rng.uniform(1.6, 2.0))),
+    )
+    b.box("lid", "lid", [-w / 2, -d / 2, zl], [w / 2, d / 2, zl + t])
+    b.box("lid", "handle", [-0.15 * w, -d / 2 - 0.02 * s, zl], [0.15 * w, -d / 2, zl + t])
+
+
+def _washer(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d, h = rng.uniform(0.55, 0.65) * s, rng.uniform(0.5, 0.65) * s, rng.uniform(0.8, 0.9) * s
+    b.link("body")
+    panel = 0.12 * s
+    b.box("body", "body", [-w / 2, -d / 2, 0.0], [w / 2, d / 2, h - panel])
+    b.box("body", "panel", [-w / 2, -d / 2, h - panel], [w / 2, d / 2, h])
+    b.cylinder("body", "handle", [0.3 * w, -d / 2 - 0.01 * s, h - panel / 2], 0.03 * s, 0.02 * s, 1)
+    r = rng.uniform(0.3, 0.38) * w
+    zc = (h - panel) * rng.uniform(0.5, 0.58)
+    b.cylinder("body", "drum", [0.0, -d / 2 - 0.001 * s, zc], 0.85 * r, 0.002 * s, 1)
+    thick, yb = 0.04 * s, -d / 2 - 0.002 * s - GAP
+    b.link(
+        "door",
+        "body",
+        "revolute",
+        (-r, yb, zc),
+        (0.0, 0.0, -1.0),
+        (0.0, float(rng.uniform(1.5, 1.75))),
+    )
+    b.cylinder("door", "door", [0.0, yb - thick / 2, zc], r, thick, 1)
+    b.box(
+        "door",
+        "handle",
+        [0.7 * r, yb - thick - 0.02 * s, zc - 0.05 * s],
+        [0.85 * r, yb - thick, zc + 0.05 * s],
+    )
+
+
+def _microwave(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    w, d, h = rng.uniform(0.45, 0.6) * s, rng.uniform(0.35, 0.45) * s, rng.uniform(0.28, 0.35) * s
+    t = 0.02 * s
+    pw = rng.uniform(0.22, 0.3) * w  # control panel width
+    b.link("body")
+    _carcass(b, "body", w, d, h, t, 0.0)
+    b.box("body", "panel", [w / 2 - pw, -d / 2, t], [w / 2 - t, d / 2 - t, h - t])
+    for zk in (0.35 * h, 0.65 * h):
+        b.cylinder("body", "handle", [w / 2 - pw / 2, -d / 2 - 0.01 * s, zk], 0.02 * s, 0.02 * s, 1)
+    _hinged_door(
+        b,
+        "door",
+        "body",
+        -w / 2,
+        w / 2 - pw - GAP,
+        0.0,
+        h,
+        -d / 2,
+        0.025 * s,
+        True,
+        float(rng.uniform(1.5, 1.7)),
+    )
+
+
+def _desk_lamp(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    rb, tb = rng.uniform(0.08, 0.12) * s, 0.025 * s
+    l1, l2 = rng.uniform(0.3, 0.45) * s, rng.uniform(0.25, 0.4) * s
+    a = 0.02 * s  # arm cross-section
+    b.link("base")
+    b.cylinder("base", "body", [0.0, 0.0, tb / 2], rb, tb, 2)
+    b.cylinder("base", "handle", [0.0, 0.0, tb + 0.02 * s], 0.02 * s, 0.04 * s, 2)
+    z1 = tb + 0.04 * s + GAP
+    # Both joints turn about +X: the arms swing in the Y-Z plane and positive values tip the
+    # arm's far end toward -Y (forward).
+    b.link("lower_arm", "base", "revolute", (0.0, 0.0, z1), (1.0, 0.0, 0.0), (-0.5, 0.7))
+    b.box("lower_arm", "arm", [-a / 2, -a / 2, z1], [a / 2, a / 2, z1 + l1])
+    z2 = z1 + l1 + GAP
+    b.link("upper_arm", "lower_arm", "revolute", (0.0, 0.0, z2), (1.0, 0.0, 0.0), (-0.6, 0.9))
+    # elbow knuckle: round cap over the pivot, clear of the lower arm at rest
+    b.cylinder("upper_arm", "handle", [0.0, 0.0, z2 + a / 2], a / 2, 1.6 * a, 0)
+    b.box("upper_arm", "arm2", [-a / 2, -l2, z2], [a / 2, a / 2, z2 + a])
+    # shade hangs below the far end, opening downward, facing -Y
+    rh = rng.uniform(0.05, 0.08) * s
+    b.cylinder("upper_arm", "shade", [0.0, -l2, z2 - 0.06 * s], rh, 0.12 * s, 2)
+
+
+def _cabinet_drawer(b: _Builder, rng: np.random.Generator, s: float) -> None:
+    """A chest whose top drawer carries a hinged flap: revolute child of a prismatic link."""
+    w, d, h = rng.uniform(0.5, 0.9) * s, rng.uniform(0.35, 0.5) * s, rng.uniform(0.5, 0.9) * s
+    t = 0.02 * s
+    b.link("base")
+    _carcass(b, "base", w, d, h, t, 0.0)
+    zmid = t + rng.uniform(0.45, 0.6) * (h - 2 * t)
+    b.box("base", "body", [-w / 2 + t, -d / 2, zmid], [w / 2 - t, d / 2 - t, zmid + t])
+    _drawer(b, "drawer", "base", -w / 2 + t, w / 2 - t, zmid + t, h - t, d, s)
+    # lower compartment closed by a door
+    _hinged_door(
+        b,
+        "door",
+        "base",
+        -w / 2,
+        w / 2,
+        0.0,
+        zmid + t - 0.004 * s - GAP,  # below the drawer front's overhang
+        -d / 2,
+        0.02 * s,
+        rng.random() < 0.5,
+        1.5,
+    )
+    # flap: a small lid on the drawer's front panel hinged at its bottom edge
+    link = b.links["drawer"]
+    pv = link.pivot
+    y_front = -d / 2 - GAP - 0.02 * s
+    zlo = pv[2] + 0.55 * (h - t - zmid - t)
+    zhi = h - t - 0.02 * s
+    # beside the drawer handle (which spans x = +-0.15 w), so the two never touch
+    fx0, fx1 = 0.2 * w, 0.45 * w - t
+    b.link("flap", "drawer", "revolute", (fx0, y_front - GAP, zlo), (1.0, 0.0, 0.0), (0.0, 1.3))
+    b.box("flap", "flap", [fx0, y_front - GAP - 0.012 * s, zlo], [fx1, y_front - GAP, zhi])
+
+
+_BUILDERS: dict[str, Callable[[_Builder, np.random.Generator, float], None]] = {
+    "cabinet": _cabinet,
+    "drawers": _drawers,
+    "fridge": _fridge,
+    "oven": _oven,
+    "laptop": _laptop,
+    "box": _box,
+    "washer": _washer,
+    "microwave": _microwave,
+    "desk_lamp": _desk_lamp,
+    "cabinet_drawer": _cabinet_drawer,
+}
+assert set(_BUILDERS) == set(CATEGORIES)
+
+_SIZE_HINT = {"laptop": 0.6, "desk_lamp": 1.0, "microwave": 0.8, "box": 1.0}
+"""Approximate largest extent (m) per category; sets UV density (default 1.6 m)."""
+
+_NEUTRAL = np.array([0.12, 0.12, 0.13])
+"""Colour of small hardware (handles, knobs, keys): dark, so parts stay distinct."""
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _fmt(x: float) -> str:
+    s = f"{x:.6f}".rstrip("0").rstrip(".")
+    return "0" if s in ("", "-0") else s
+
+
+def _vec(v: np.ndarray | tuple) -> str:
+    return " ".join(_fmt(float(c)) for c in v)
+
+
+def _write_link_mesh(
+    link: _Link,
+    out_dir: Path,
+    colors: dict[str, np.ndarray],
+    cfg: ProceduralConfig,
+    rng: np.random.Generator,
+) -> str:
+    """Write meshes/<link>.obj + .mtl (+ textures); vertices relative to the link pivot."""
+    mats: list[str] = []
+    for m, *_ in link.pieces:
+        if m not in mats:
+            mats.append(m)
+    obj = [f"# {link.name}: procedural, link frame (pivot at origin)", f"mtllib {link.name}.mtl"]
+    mtl = []
+    vbase = 1
+    for m in mats:
+        mname = f"{link.name}_{m}"
+        rgb = colors[m]
+        mtl.append(f"newmtl {mname}")
+        if cfg.textured:
+            kind = PATTERNS[int(rng.integers(len(PATTERNS)))]
+            tex = make_texture(rng, rgb, kind, cfg.texture_size)
+            Image.fromarray(tex).save(out_dir / "textures" / f"{mname}.png", optimize=False)
+            mtl += ["Kd 1 1 1", f"map_Kd ../textures/{mname}.png", ""]
+        else:
+            mtl += [f"Kd {_vec(rgb)}", ""]
+        obj.append(f"o {mname}")
+        vs, vts, fs = [], [], []
+        for pm, v, f, uv in link.pieces:
+            if pm != m:
+                continue
+            off = vbase + sum(len(x) for x in vs)
+            vs.append(v - link.pivot)
+            vts.append(uv)
+            fs.append(f + off)
+        v, uv, f = np.concatenate(vs), np.concatenate(vts), np.concatenate(fs)
+        obj += [f"v {_vec(p)}" for p in v]
+        if cfg.textured:
+            obj += [f"vt {_vec(t)}" for t in uv]
+        obj.append(f"usemtl {mname}")
+        if cfg.textured:
+            obj += [f"f {a}/{a} {b}/{b} {c}/{c}" for a, b, c in f]
+        else:
+            obj += [f"f {a} {b} {c}" for a, b, c in f]
+        vbase += len(v)
+    (out_dir / "meshes" / f"{link.name}.obj").write_text("\n".join(obj) + "\n")
+    (out_dir / "meshes" / f"{link.name}.mtl").write_text("\n".join(mtl) + "\n")
+    return f"meshes/{link.name}.obj"
+
+
+def write_procedural(cfg: ProceduralConfig, out_dir: Path | str) -> Path:
+    """Build a procedural articulated object and write it as a URDF folder.
+
+    Args:
+        cfg: category, seed and appearance options.
+        out_dir: folder to write (created; existing files of the same names are replaced).
+
+    Returns:
+        Path of ``out_dir/model.urdf``.
+
+    Raises:
+        ValueError: unknown category.
+    """
+    if cfg.category not in _BUILDERS:
+        raise ValueError(f"unknown category {cfg.category!r}; expected one of {CATEGORIES}")
+    out_dir = Path(out_dir)
+    (out_dir / "meshes").mkdir(parents=True, exist_ok=True)
+    if cfg.textured:
+        (out_dir / "textures").mkdir(parents=True, exist_ok=True)
+    # Separate streams so geometry does not change when textures are toggled.
+    geo_rng, col_rng, tex_rng = (
+        np.random.default_rng([cfg.seed, CATEGORIES.index(cfg.category), k]) for k in range(3)
+    )
+    b = _Builder(geo_rng, _SIZE_HINT.get(cfg.category, 1.6) * cfg.scale)
+    _BUILDERS[cfg.category](b, geo_rng, cfg.scale)
+    _recentre(b)
+
+    # one hue per link; hardware materials neutral; other named materials a shifted hue
+    link_colors = distinct_colors(col_rng, len(b.links))
+    urdf = ['<?xml version="1.0"?>', f'<robot name="{cfg.category}_{cfg.seed}">']
+    for li, link in enumerate(b.links.values()):
+        colors: dict[str, np.ndarray] = {}
+        for m, *_ in link.pieces:
+            if m in colors:
+                continue
+            if m in ("handle", "keys"):
+                colors[m] = _NEUTRAL
+            elif not colors:
+                colors[m] = link_colors[li]
+            else:  # a second panel of the same link: same hue, other brightness
+                colors[m] = np.clip(link_colors[li] * col_rng.uniform(0.55, 0.8), 0, 1)
+        urdf.append(f'  <link name="{link.name}">')
+        if link.pieces:
+            mesh = _write_link_mesh(link, out_dir, colors, cfg, tex_rng)
+            urdf += [
+                "    <visual>",
+                '      <origin xyz="0 0 0" rpy="0 0 0"/>',
+                f'      <geometry><mesh filename="{mesh}"/></geometry>',
+                "    </visual>",
+            ]
+        urdf.append("  </link>")
+    for link in b.links.values():
+        if link.parent is None or link.joint is None:
+            continue
+        j = link.joint
+        parent_pivot = b.links[link.parent].pivot
+        urdf += [
+            f'  <joint name="{link.name}_joint" type="{j.type}">',
+            f'    <parent link="{link.parent}"/>',
+            f'    <child link="{link.name}"/>',
+            f'    <origin xyz="{_vec(link.pivot - parent_pivot)}" rpy="0 0 0"/>',
+            f'    <axis xyz="{_vec(j.axis)}"/>',
+        ]
+        if j.limits is not None:
+            lo, hi = j.limits
+            urdf.append(
+                f'    <limit lower="{_fmt(lo)}" upper="{_fmt(hi)}" effort="10" velocity="1"/>'
+            )
+        urdf.append("  </joint>")
+    urdf.append("</robot>")
+    path = out_dir / "model.urdf"
+    path.write_text("\n".join(urdf) + "\n")
+    return path
+
+
+def _recentre(b: _Builder) -> None:
+    """Centre the bounding box in x, y, put its bottom at z = 0 and fit the UVs into [0, 1]."""
+    allv = np.concatenate([v for link in b.links.values() for _, v, _, _ in link.pieces])
+    lo, hi = allv.min(0), allv.max(0)
+    shift = np.array([-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, -lo[2]])
+    # One affine map for all UVs (same scale on both axes) keeps texture density uniform
+    # across parts while guaranteeing UVs in [0, 1] (no wrap mode needed downstream).
+    alluv = np.concatenate([uv for link in b.links.values() for _, _, _, uv in link.pieces])
+    uv_lo, uv_span = alluv.min(0), float(np.max(alluv.max(0) - alluv.min(0)))
+    for link in b.links.values():
+        if link.parent is not None:  # the root frame is the world frame: stays at 0
+            link.pivot = link.pivot + shift
+        link.pieces = [(m, v + shift, f, (uv - uv_lo) / uv_span) for m, v, f, uv in link.pieces]

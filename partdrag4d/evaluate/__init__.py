@@ -1,0 +1,1 @@
+"""Evaluation against ground truth: the only reader of GT besides the render backend."""

@@ -1,0 +1,1 @@
+"""The `generate` stage: SceneInput -> VideoSet, with swappable backends (``_target_``)."""

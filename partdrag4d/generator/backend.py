@@ -1,0 +1,177 @@
+"""The ``puppet_master`` generate backend: a saved DragVideoPipeline run on every view.
+
+For each view: render the rest object (the first frame), take the drags visible in that
+view (at most the model's slots), normalise them, and generate a clip; views are
+batched. The result is a :class:`~partdrag4d.containers.VideoSet` like the render
+backend's, without alpha or ground truth. Never reads ``scene.gt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from partdrag4d.containers import SceneInput, VideoSet
+from partdrag4d.errors import InputError
+from partdrag4d.generator.drag_maps import pixels_to_normalized
+
+MAX_DRAGS_PER_VIEW = 5
+"""Puppet-Master's K: drags conditioned on per clip."""
+
+_HOW_TO_GET_WEIGHTS = (
+    "set generator.model_path to a folder saved with DragVideoPipeline.save_pretrained "
+    "(e.g. made by `python tools/make_tiny_drag_model.py DIR` for a tiny random model, or "
+    "by tools/train_drag_model.py) or to a hub id of such a pipeline"
+)
+
+
+@dataclass
+class PuppetMasterConfig:
+    """Settings of the drag-conditioned diffusion backend."""
+
+    model_path: str = ""
+    """Local folder or hub id of a saved ``DragVideoPipeline``."""
+    device: str = "cpu"
+    """Torch device to run on ("cpu", "cuda", "cuda:1", ...)."""
+    dtype: str = "float32"
+    """Model dtype: "float32", "float16" or "bfloat16"."""
+    num_inference_steps: int = 25
+    """Euler denoising steps."""
+    min_guidance_scale: float = 1.0
+    """Guidance on the first frame (linear ramp to the last)."""
+    max_guidance_scale: float = 3.0
+    """Guidance on the last frame."""
+    height: int = 256
+    """Generation height in pixels (frames are resized to the camera size after)."""
+    width: int = 256
+    """Generation width in pixels."""
+    fps: int = 7
+    """Frame-rate conditioning of the model (SVD conditioning, not the output fps)."""
+    motion_bucket_id: int = 127
+    """Motion conditioning."""
+    noise_aug_strength: float = 0.02
+    """Noise added to the conditioning image."""
+    decode_chunk_size: int = 14
+    """Frames per VAE decode call."""
+    views_per_batch: int = 4
+    """Views generated together in one pipeline call."""
+
+
+def load_pipeline(cfg: PuppetMasterConfig):
+    """Load the saved pipeline named by ``cfg.model_path`` (InputError when impossible)."""
+    from partdrag4d.generator.pipeline import DragVideoPipeline
+
+    if not cfg.model_path:
+        raise InputError("generator.model_path", "model_path", f"is empty; {_HOW_TO_GET_WEIGHTS}")
+    dtype = getattr(torch, cfg.dtype)
+    try:
+        pipe = DragVideoPipeline.from_pretrained(cfg.model_path, torch_dtype=dtype)
+    except (OSError, ValueError, EnvironmentError) as err:
+        raise InputError(
+            "generator.model_path",
+            "model_path",
+            f"cannot load a DragVideoPipeline from {cfg.model_path!r} ({err}); "
+            f"{_HOW_TO_GET_WEIGHTS}",
+        ) from err
+    pipe.set_progress_bar_config(disable=True)
+    return pipe.to(cfg.device)
+
+
+def select_view_drags(
+    points_2d: np.ndarray, visible: np.ndarray, width: int, height: int, max_drags: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised drags of one view: the first ``max_drags`` visible ones.
+
+    Args:
+        points_2d: (T, D, 2) pixel trajectories in this view.
+        visible: (D,) visibility of each drag's start in this view.
+        width: image width in pixels.
+        height: image height in pixels.
+        max_drags: slots available.
+
+    Returns:
+        (T, max_drags, 2) normalised drags (unused slots zero) and the (max_drags,) mask.
+    """
+    T = points_2d.shape[0]
+    chosen = np.flatnonzero(visible)[:max_drags]
+    drags = np.zeros((T, max_drags, 2), dtype=np.float32)
+    mask = np.zeros(max_drags, dtype=bool)
+    drags[:, : len(chosen)] = pixels_to_normalized(points_2d[:, chosen], width, height)
+    mask[: len(chosen)] = True
+    return drags, mask
+
+
+def generate_puppet_master(
+    cfg: PuppetMasterConfig, scene: SceneInput, generator: torch.Generator
+) -> VideoSet:
+    """Generate one drag-conditioned clip per view of ``scene``.
+
+    Args:
+        cfg: backend settings.
+        scene: the prepared scene (rest mesh, cameras, drags); ``scene.gt`` is not read.
+        generator: RNG for the diffusion noise (views share the stream in order).
+
+    Returns:
+        VideoSet with frames uint8 (V, T, H, W, 3) at the cameras' size, the scene's
+        fps, cameras and drags; ``drags_visible`` marks the drags conditioned on.
+    """
+    from partdrag4d.render.rasterizer import Rasterizer
+
+    pipe = load_pipeline(cfg)
+    rig = scene.cameras
+    V, T, W, H = rig.num_views, scene.num_frames, rig.width, rig.height
+    slots = min(MAX_DRAGS_PER_VIEW, pipe.unet.config.num_drags)
+
+    with Rasterizer(scene.mesh, W, H) as raster:
+        firsts = [raster.render(rig.K[v], rig.T_cam_world[v]).rgb for v in range(V)]
+
+    conditioned = np.zeros((V, scene.drags.num_drags), dtype=bool)
+    frames = np.zeros((V, T, H, W, 3), dtype=np.uint8)
+    for start in range(0, V, cfg.views_per_batch):
+        views = list(range(start, min(V, start + cfg.views_per_batch)))
+        images, drags, masks = [], [], []
+        for v in views:
+            d, m = select_view_drags(
+                scene.drags.points_2d[v], scene.drags.visible[v], W, H, slots
+            )
+            conditioned[v, np.flatnonzero(scene.drags.visible[v])[:slots]] = True
+            images.append(torch.from_numpy(firsts[v]).permute(2, 0, 1).float() / 255.0)
+            drags.append(torch.from_numpy(d))
+            masks.append(torch.from_numpy(m))
+        out = pipe(
+            torch.stack(images),
+            torch.stack(drags),
+            torch.stack(masks),
+            height=cfg.height,
+            width=cfg.width,
+            num_frames=T,
+            num_inference_steps=cfg.num_inference_steps,
+            min_guidance_scale=cfg.min_guidance_scale,
+            max_guidance_scale=cfg.max_guidance_scale,
+            fps=cfg.fps,
+            motion_bucket_id=cfg.motion_bucket_id,
+            noise_aug_strength=cfg.noise_aug_strength,
+            decode_chunk_size=cfg.decode_chunk_size,
+            generator=generator,
+            output_type="np",
+        ).frames  # B T h w 3 in [0, 1]
+        clips = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+        for i, v in enumerate(views):
+            for t in range(T):
+                frame = clips[i, t]
+                if frame.shape[:2] != (H, W):
+                    frame = cv2.resize(frame, (W, H), interpolation=cv2.INTER_AREA)
+                frames[v, t] = frame
+
+    return VideoSet(
+        frames=frames,
+        fps=scene.fps,
+        cameras=rig,
+        drags_2d=scene.drags.points_2d,
+        drags_visible=conditioned,
+        alpha=None,
+        gt=None,
+    )

@@ -1,0 +1,502 @@
+"""The drag-conditioned spatio-temporal UNet (Puppet-Master on diffusers' SVD UNet).
+
+:class:`DragUNetSpatioTemporalModel` is diffusers' ``UNetSpatioTemporalConditionModel``
+(same modules, same state-dict keys, so SVD weights load unchanged) plus three drag
+injections (../shared/design/GENERATOR.md):
+
+1. **Modulation.** In every down/up block with cross-attention, after each ResNet,
+   ``h = h * (1 + scale) + shift`` where (scale, shift) come from the drag maps at that
+   resolution through a per-block conv encoder and a per-ResNet zero-initialised conv.
+   The mid block is not modulated.
+2. **Drag tokens.** Before every spatial transformer with cross-attention (mid block
+   included) the detached features at each drag's start and current position, with
+   sin-cos embeddings of both points, go through an MLP to one token per drag, appended
+   to the CLIP token; empty slots are masked out of the cross-attention.
+3. **All-to-first attention** in every spatial self-attention (temporal attention and
+   temporal cross-attention are unchanged and see the CLIP token only).
+
+Drags enter ``forward`` as normalised trajectories (see ``drag_maps``) with a slot mask.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from diffusers.configuration_utils import register_to_config
+
+# Imported for diffusers' loader: DiffusionPipeline.from_pretrained finds a custom
+# component's load method by looking up base classes (ModelMixin) in its module.
+from diffusers.models.modeling_utils import ModelMixin  # noqa: F401
+from diffusers.models.transformers.transformer_temporal import TransformerSpatioTemporalModel
+from diffusers.models.unets.unet_spatio_temporal_condition import (
+    UNetSpatioTemporalConditionModel,
+    UNetSpatioTemporalConditionOutput,
+)
+from diffusers.utils.torch_utils import maybe_adjust_dtype_for_device
+
+from partdrag4d.generator.attention import AllToFirstAttnProcessor, DragCrossAttnProcessor
+from partdrag4d.generator.drag_maps import CHANNELS_PER_DRAG, drag_maps, sincos_embed_2d
+
+
+class DragMapEncoder(nn.Module):
+    """3x3 conv stack with SiLU reading the 6 D-channel drag maps at one resolution."""
+
+    def __init__(self, in_channels: int, channels: Sequence[int]):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for c in channels:
+            layers += [nn.Conv2d(in_channels, c, 3, padding=1), nn.SiLU()]
+            in_channels = c
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.net(maps)
+
+
+class DragTokenizer(nn.Module):
+    """One cross-attention token per drag from UNet features at its start/current point."""
+
+    def __init__(self, feature_channels: int, pos_embed_dim: int, token_dim: int):
+        super().__init__()
+        self.pos_embed_dim = pos_embed_dim
+        self.mlp = nn.Sequential(
+            nn.Linear(2 * feature_channels + 2 * pos_embed_dim, token_dim),
+            nn.SiLU(),
+            nn.Linear(token_dim, token_dim),
+        )
+
+    def forward(self, features: torch.Tensor, drags: torch.Tensor) -> torch.Tensor:
+        """Tokens for every frame.
+
+        Args:
+            features: (B*T, C, h, w) UNet features (detached here: the tokens read the
+                features without steering them through this path).
+            drags: (B, T, K, 2) normalised trajectories.
+
+        Returns:
+            (B*T, K, token_dim) tokens.
+        """
+        B, T, K, _ = drags.shape
+        start = drags[:, :1].expand(B, T, K, 2)
+        points = torch.cat([start, drags], dim=2).reshape(B * T, 1, 2 * K, 2)
+        # align_corners=False: grid -1/+1 are the outer image edges, matching x in [0, 1].
+        grid = (points * 2.0 - 1.0).to(features.dtype)
+        sampled = F.grid_sample(features.detach(), grid, mode="bilinear", align_corners=False)
+        sampled = sampled[:, :, 0].transpose(1, 2)  # BT 2K C
+        feats = torch.cat([sampled[:, :K], sampled[:, K:]], dim=-1)  # BT K 2C
+        pos = sincos_embed_2d(points[:, 0].to(features.dtype), self.pos_embed_dim)  # BT 2K P
+        pos = torch.cat([pos[:, :K], pos[:, K:]], dim=-1)
+        return self.mlp(torch.cat([feats, pos], dim=-1))
+
+
+def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
+    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
+
+
+class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
+    r"""SVD's spatio-temporal UNet with drag modulation, drag tokens and all-to-first attention.
+
+    Parameters (in addition to ``UNetSpatioTemporalConditionModel``'s):
+        num_drags (`int`, defaults to 5): K, drag slots per clip.
+        drag_encoder_channels (`tuple[int]`, defaults to `(256, 320, 320)`): channels of
+            the 3x3 conv stack reading the drag maps in each modulated block.
+        drag_pos_embed_dim (`int`, defaults to 64): sin-cos embedding size per point.
+    """
+
+    @register_to_config
+    def __init__(
+        self,
+        sample_size: int | None = None,
+        in_channels: int = 8,
+        out_channels: int = 4,
+        down_block_types: Sequence[str] = (
+            "CrossAttnDownBlockSpatioTemporal",
+            "CrossAttnDownBlockSpatioTemporal",
+            "CrossAttnDownBlockSpatioTemporal",
+            "DownBlockSpatioTemporal",
+        ),
+        up_block_types: Sequence[str] = (
+            "UpBlockSpatioTemporal",
+            "CrossAttnUpBlockSpatioTemporal",
+            "CrossAttnUpBlockSpatioTemporal",
+            "CrossAttnUpBlockSpatioTemporal",
+        ),
+        block_out_channels: Sequence[int] = (320, 640, 1280, 1280),
+        addition_time_embed_dim: int = 256,
+        projection_class_embeddings_input_dim: int = 768,
+        layers_per_block: int | Sequence[int] = 2,
+        cross_attention_dim: int | Sequence[int] = 1024,
+        transformer_layers_per_block: int | Sequence = 1,
+        num_attention_heads: int | Sequence[int] = (5, 10, 20, 20),
+        num_frames: int = 25,
+        num_drags: int = 5,
+        drag_encoder_channels: Sequence[int] = (256, 320, 320),
+        drag_pos_embed_dim: int = 64,
+    ):
+        super().__init__(
+            sample_size=sample_size,
+            in_channels=in_channels,
+            out_channels=out_channels,
+            down_block_types=tuple(down_block_types),
+            up_block_types=tuple(up_block_types),
+            block_out_channels=tuple(block_out_channels),
+            addition_time_embed_dim=addition_time_embed_dim,
+            projection_class_embeddings_input_dim=projection_class_embeddings_input_dim,
+            layers_per_block=layers_per_block,
+            cross_attention_dim=cross_attention_dim,
+            transformer_layers_per_block=transformer_layers_per_block,
+            num_attention_heads=num_attention_heads,
+            num_frames=num_frames,
+        )
+        map_channels = CHANNELS_PER_DRAG * num_drags
+        enc_out = drag_encoder_channels[-1]
+        self.drag_encoders = nn.ModuleDict()
+        self.drag_modulations = nn.ModuleDict()
+        self.drag_tokenizers = nn.ModuleDict()
+
+        def token_dim(transformer: TransformerSpatioTemporalModel) -> int:
+            return transformer.transformer_blocks[0].attn2.to_k.in_features
+
+        for prefix, blocks in (("down", self.down_blocks), ("up", self.up_blocks)):
+            for i, block in enumerate(blocks):
+                if not getattr(block, "has_cross_attention", False):
+                    continue
+                key = f"{prefix}_{i}"
+                self.drag_encoders[key] = DragMapEncoder(map_channels, drag_encoder_channels)
+                self.drag_modulations[key] = nn.ModuleList(
+                    _zero_conv(enc_out, 2 * r.spatial_res_block.conv2.out_channels)
+                    for r in block.resnets
+                )
+                self.drag_tokenizers[key] = nn.ModuleList(
+                    DragTokenizer(a.in_channels, drag_pos_embed_dim, token_dim(a))
+                    for a in block.attentions
+                )
+        self.drag_tokenizers["mid"] = nn.ModuleList(
+            DragTokenizer(a.in_channels, drag_pos_embed_dim, token_dim(a))
+            for a in self.mid_block.attentions
+        )
+        self.set_drag_attn_processors()
+
+    # ------------------------------------------------------------------ construction
+
+    def set_drag_attn_processors(self) -> None:
+        """All-to-first on spatial attn1, masked cross-attention on spatial attn2."""
+        processors = {}
+        for name, proc in self.attn_processors.items():
+            spatial = ".transformer_blocks." in name
+            if spatial and name.endswith("attn1.processor"):
+                processors[name] = AllToFirstAttnProcessor()
+            elif spatial and name.endswith("attn2.processor"):
+                processors[name] = DragCrossAttnProcessor()
+            else:
+                processors[name] = proc
+        self.set_attn_processor(processors)
+
+    @classmethod
+    def from_unet(
+        cls,
+        unet: UNetSpatioTemporalConditionModel,
+        num_drags: int = 5,
+        drag_encoder_channels: Sequence[int] = (256, 320, 320),
+        drag_pos_embed_dim: int = 64,
+    ) -> DragUNetSpatioTemporalModel:
+        """A drag UNet holding ``unet``'s weights and zero-initialised drag modulation.
+
+        The fine-tuning starting point: with no drags its output equals ``unet``'s with
+        all-to-first spatial attention.
+
+        Args:
+            unet: a (pretrained) SVD UNet.
+            num_drags: K, drag slots.
+            drag_encoder_channels: drag map encoder channels.
+            drag_pos_embed_dim: sin-cos embedding size per point.
+
+        Returns:
+            The drag UNet on ``unet``'s device and dtype.
+        """
+        params = inspect.signature(UNetSpatioTemporalConditionModel.__init__).parameters
+        config = {k: v for k, v in unet.config.items() if k in params and k != "self"}
+        model = cls(
+            **config,
+            num_drags=num_drags,
+            drag_encoder_channels=tuple(drag_encoder_channels),
+            drag_pos_embed_dim=drag_pos_embed_dim,
+        )
+        missing, unexpected = model.load_state_dict(unet.state_dict(), strict=False)
+        not_drag = [k for k in missing if not k.startswith("drag_")]
+        if unexpected or not_drag:
+            raise ValueError(
+                f"from_unet: state dicts do not match (unexpected {unexpected[:5]}, "
+                f"missing non-drag {not_drag[:5]})"
+            )
+        model = model.to(device=unet.device)
+        if unet.dtype != model.dtype:
+            model = model.to(dtype=unet.dtype)
+        return model
+
+    # ------------------------------------------------------------------ forward pieces
+
+    def _modulate(
+        self,
+        key: str,
+        index: int,
+        hidden_states: torch.Tensor,
+        encoded: dict[str, torch.Tensor],
+        maps_at: Callable[[int, int], torch.Tensor],
+    ) -> torch.Tensor:
+        if key not in encoded:
+            encoded[key] = self.drag_encoders[key](maps_at(*hidden_states.shape[-2:]))
+        scale, shift = self.drag_modulations[key][index](encoded[key]).chunk(2, dim=1)
+        return hidden_states * (1 + scale) + shift
+
+    def _transformer(
+        self,
+        transformer: TransformerSpatioTemporalModel,
+        tokenizer: DragTokenizer,
+        hidden_states: torch.Tensor,
+        clip_context: torch.Tensor,
+        drags: torch.Tensor | None,
+        drag_bias: torch.Tensor | None,
+        image_only_indicator: torch.Tensor,
+    ) -> torch.Tensor:
+        """``TransformerSpatioTemporalModel.forward`` with drag tokens in the spatial
+        cross-attention and ``num_frames`` handed to the all-to-first processors."""
+        batch_frames, _, height, width = hidden_states.shape
+        num_frames = image_only_indicator.shape[-1]
+        batch_size = batch_frames // num_frames
+
+        if drags is None:
+            context, bias = clip_context, None
+        else:
+            tokens = tokenizer(hidden_states, drags).to(clip_context.dtype)
+            context = torch.cat([clip_context, tokens], dim=1)
+            bias = drag_bias
+
+        # Temporal cross-attention sees the first frame's CLIP token only, as in SVD.
+        dim = clip_context.shape[-1]
+        time_context = clip_context.reshape(batch_size, num_frames, -1, dim)[:, 0]
+        time_context = time_context[:, None].broadcast_to(
+            batch_size, height * width, time_context.shape[-2], time_context.shape[-1]
+        )
+        time_context = time_context.reshape(batch_size * height * width, -1, clip_context.shape[-1])
+
+        residual = hidden_states
+        hidden_states = transformer.norm(hidden_states)
+        inner_dim = hidden_states.shape[1]
+        hidden_states = hidden_states.permute(0, 2, 3, 1).reshape(
+            batch_frames, height * width, inner_dim
+        )
+        hidden_states = transformer.proj_in(hidden_states)
+
+        frame_ids = torch.arange(num_frames, device=hidden_states.device).repeat(batch_size)
+        t_emb = transformer.time_proj(frame_ids).to(dtype=hidden_states.dtype)
+        emb = transformer.time_pos_embed(t_emb)[:, None, :]
+
+        kwargs = {"num_frames": num_frames}
+        for block, temporal_block in zip(
+            transformer.transformer_blocks, transformer.temporal_transformer_blocks, strict=True
+        ):
+            if torch.is_grad_enabled() and transformer.gradient_checkpointing:
+                hidden_states = transformer._gradient_checkpointing_func(
+                    block, hidden_states, None, context, bias, None, kwargs
+                )
+            else:
+                hidden_states = block(
+                    hidden_states,
+                    encoder_hidden_states=context,
+                    encoder_attention_mask=bias,
+                    cross_attention_kwargs=kwargs,
+                )
+            hidden_states_mix = temporal_block(
+                hidden_states + emb, num_frames=num_frames, encoder_hidden_states=time_context
+            )
+            hidden_states = transformer.time_mixer(
+                x_spatial=hidden_states,
+                x_temporal=hidden_states_mix,
+                image_only_indicator=image_only_indicator,
+            )
+
+        hidden_states = transformer.proj_out(hidden_states)
+        hidden_states = (
+            hidden_states.reshape(batch_frames, height, width, inner_dim)
+            .permute(0, 3, 1, 2)
+            .contiguous()
+        )
+        return hidden_states + residual
+
+    def _resnet(self, block: nn.Module, resnet: nn.Module, h, emb, indicator) -> torch.Tensor:
+        if torch.is_grad_enabled() and block.gradient_checkpointing:
+            return block._gradient_checkpointing_func(resnet, h, emb, indicator)
+        return resnet(h, emb, image_only_indicator=indicator)
+
+    # ------------------------------------------------------------------ forward
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float | int,
+        encoder_hidden_states: torch.Tensor,
+        added_time_ids: torch.Tensor,
+        drags: torch.Tensor | None = None,
+        drag_mask: torch.Tensor | None = None,
+        return_dict: bool = True,
+    ) -> UNetSpatioTemporalConditionOutput | tuple:
+        r"""Denoise a clip given the first-frame conditioning and drags.
+
+        Args:
+            sample: (B, T, C_in, h, w) noisy latents concatenated with the first-frame latent.
+            timestep: the noise level conditioning (SVD: c_noise = log(sigma) / 4).
+            encoder_hidden_states: (B, 1, cross_attention_dim) CLIP image embedding.
+            added_time_ids: (B, 3) fps, motion bucket, noise augmentation.
+            drags: (B, T, K, 2) normalised drag trajectories (K = ``num_drags``), or None
+                for no drag tokens (drag maps all -1).
+            drag_mask: (B, K) bool, which slots hold a drag (required with ``drags``).
+            return_dict: return a ``UNetSpatioTemporalConditionOutput``.
+
+        Returns:
+            The (B, T, C_out, h, w) prediction.
+        """
+        batch_size, num_frames = sample.shape[:2]
+        K = self.config.num_drags
+        if drags is not None:
+            if drag_mask is None:
+                raise ValueError("drags given without drag_mask")
+            if tuple(drags.shape) != (batch_size, num_frames, K, 2):
+                raise ValueError(
+                    f"drags must have shape {(batch_size, num_frames, K, 2)}, "
+                    f"got {tuple(drags.shape)}"
+                )
+            if tuple(drag_mask.shape) != (batch_size, K):
+                raise ValueError(f"drag_mask must have shape {(batch_size, K)}")
+            drag_mask = drag_mask.bool()
+        map_drags = drags if drags is not None else sample.new_zeros(batch_size, num_frames, K, 2)
+        map_mask = (
+            drag_mask
+            if drags is not None
+            else torch.zeros(batch_size, K, dtype=torch.bool, device=sample.device)
+        )
+
+        default_overall_up_factor = 2**self.num_upsamplers
+        forward_upsample_size = any(s % default_overall_up_factor != 0 for s in sample.shape[-2:])
+        upsample_size = None
+
+        # 1. time (as UNetSpatioTemporalConditionModel.forward)
+        timesteps = timestep
+        if not torch.is_tensor(timesteps):
+            dtype = maybe_adjust_dtype_for_device(
+                torch.float64 if isinstance(timestep, float) else torch.int64, sample.device
+            )
+            timesteps = torch.tensor([timesteps], dtype=dtype, device=sample.device)
+        elif len(timesteps.shape) == 0:
+            timesteps = timesteps[None].to(sample.device)
+        timesteps = timesteps.expand(batch_size)
+        emb = self.time_embedding(self.time_proj(timesteps).to(dtype=sample.dtype))
+        time_embeds = self.add_time_proj(added_time_ids.flatten()).reshape((batch_size, -1))
+        emb = emb + self.add_embedding(time_embeds.to(emb.dtype))
+
+        sample = sample.flatten(0, 1)
+        emb = emb.repeat_interleave(num_frames, dim=0, output_size=emb.shape[0] * num_frames)
+        clip_context = encoder_hidden_states.repeat_interleave(
+            num_frames, dim=0, output_size=encoder_hidden_states.shape[0] * num_frames
+        )
+
+        # Drag maps are made once per resolution and encoded once per block.
+        maps_cache: dict[tuple[int, int], torch.Tensor] = {}
+
+        def maps_at(height: int, width: int) -> torch.Tensor:
+            if (height, width) not in maps_cache:
+                m = drag_maps(map_drags.to(sample.dtype), map_mask, height, width)
+                maps_cache[(height, width)] = m.flatten(0, 1)
+            return maps_cache[(height, width)]
+
+        encoded: dict[str, torch.Tensor] = {}
+        drag_bias = None
+        if drags is not None:
+            # Additive key bias over [CLIP token, K drag tokens]: -inf hides empty slots
+            # exactly (the CLIP token is always visible, so no row is fully masked).
+            keep = torch.cat(
+                [torch.ones(batch_size, 1, dtype=torch.bool, device=sample.device), drag_mask],
+                dim=1,
+            )
+            bias = torch.zeros(keep.shape, dtype=sample.dtype, device=sample.device)
+            bias = bias.masked_fill(~keep, float("-inf"))
+            drag_bias = bias.repeat_interleave(num_frames, dim=0)[:, None, :]
+
+        def transformer(tokenizer, attn, h):
+            return self._transformer(
+                attn, tokenizer, h, clip_context, drags, drag_bias, image_only_indicator
+            )
+
+        # 2. pre-process
+        sample = self.conv_in(sample)
+        image_only_indicator = torch.zeros(
+            batch_size, num_frames, dtype=sample.dtype, device=sample.device
+        )
+
+        # 3. down
+        down_block_res_samples = (sample,)
+        for i, block in enumerate(self.down_blocks):
+            if not getattr(block, "has_cross_attention", False):
+                sample, res = block(
+                    hidden_states=sample, temb=emb, image_only_indicator=image_only_indicator
+                )
+                down_block_res_samples += res
+                continue
+            key = f"down_{i}"
+            for j, (resnet, attn) in enumerate(zip(block.resnets, block.attentions, strict=True)):
+                sample = self._resnet(block, resnet, sample, emb, image_only_indicator)
+                sample = self._modulate(key, j, sample, encoded, maps_at)
+                sample = transformer(self.drag_tokenizers[key][j], attn, sample)
+                down_block_res_samples += (sample,)
+            if block.downsamplers is not None:
+                for downsampler in block.downsamplers:
+                    sample = downsampler(sample)
+                down_block_res_samples += (sample,)
+
+        # 4. mid (not modulated; drag tokens and all-to-first still apply)
+        mid = self.mid_block
+        sample = self._resnet(mid, mid.resnets[0], sample, emb, image_only_indicator)
+        for j, (attn, resnet) in enumerate(zip(mid.attentions, mid.resnets[1:], strict=True)):
+            sample = transformer(self.drag_tokenizers["mid"][j], attn, sample)
+            sample = self._resnet(mid, resnet, sample, emb, image_only_indicator)
+
+        # 5. up
+        for i, block in enumerate(self.up_blocks):
+            is_final_block = i == len(self.up_blocks) - 1
+            res_samples = down_block_res_samples[-len(block.resnets) :]
+            down_block_res_samples = down_block_res_samples[: -len(block.resnets)]
+            if not is_final_block and forward_upsample_size:
+                upsample_size = down_block_res_samples[-1].shape[2:]
+            if not getattr(block, "has_cross_attention", False):
+                sample = block(
+                    hidden_states=sample,
+                    temb=emb,
+                    res_hidden_states_tuple=res_samples,
+                    upsample_size=upsample_size,
+                    image_only_indicator=image_only_indicator,
+                )
+                continue
+            key = f"up_{i}"
+            for j, (resnet, attn) in enumerate(zip(block.resnets, block.attentions, strict=True)):
+                sample = torch.cat([sample, res_samples[-1]], dim=1)
+                res_samples = res_samples[:-1]
+                sample = self._resnet(block, resnet, sample, emb, image_only_indicator)
+                sample = self._modulate(key, j, sample, encoded, maps_at)
+                sample = transformer(self.drag_tokenizers[key][j], attn, sample)
+            if block.upsamplers is not None:
+                for upsampler in block.upsamplers:
+                    sample = upsampler(sample, upsample_size)
+
+        # 6. post-process
+        sample = self.conv_out(self.conv_act(self.conv_norm_out(sample)))
+        sample = sample.reshape(batch_size, num_frames, *sample.shape[1:])
+        if not return_dict:
+            return (sample,)
+        return UNetSpatioTemporalConditionOutput(sample=sample)

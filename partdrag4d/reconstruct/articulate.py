@@ -1,0 +1,459 @@
+"""The ``articulate`` stage: rigid parts, their per-frame poses, joints and the tree.
+
+Input is only what a user has: tracks (from the videos), cameras, drags and the rest
+mesh (the honesty rule). Steps:
+
+1. Static model first: surface points whose reprojection stays put are the base.
+2. Sequential RANSAC on the remaining (moving) points: a hypothesis is the per-frame
+   Kabsch fit of three nearby triangulated trajectories, scored by 2D reprojection of
+   every remaining track in its own view; the largest consistent group becomes a part,
+   its per-frame poses are refined by robust multi-view 2D-3D least squares; repeat.
+3. Every point is reassigned to the model (base or part) that explains it best;
+   ambiguous points (e.g. on a hinge line) do not vote.
+4. Per moving part: the parent is the base when a simple joint explains the part's
+   motion, otherwise the moving part relative to which it does (nested chains);
+   joint type by model selection; then axis, pivot and per-frame values are refitted
+   jointly on reprojection error over all views and frames.
+5. Vertex/face labels by propagation over the mesh (:mod:`.segment`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from jaxtyping import Float
+from scipy.optimize import least_squares
+from scipy.spatial import cKDTree
+
+from partdrag4d.containers import (
+    Articulation,
+    CameraRig,
+    DragSet,
+    Joint,
+    JointType,
+    SceneMesh,
+    Tracks,
+)
+from partdrag4d.errors import InputError
+from partdrag4d.reconstruct.joints import (
+    JointFit,
+    JointSelectConfig,
+    joint_transforms,
+    select_joint,
+)
+from partdrag4d.reconstruct.lines import closest_point_on_line
+from partdrag4d.reconstruct.pose import masked_rms, project, refine_pose, reprojection_errors
+from partdrag4d.reconstruct.se3 import invert_T, kabsch, transform_points
+from partdrag4d.reconstruct.segment import SegmentConfig, face_labels, label_vertices
+
+
+@dataclass(frozen=True)
+class ArticulateConfig:
+    """Settings of the articulate stage (pixel thresholds at the video resolution)."""
+
+    static_threshold_px: float = 1.0
+    """Points whose reprojection moves less than this (max over frames) may be static."""
+    inlier_threshold_px: float = 1.5
+    """RMS reprojection error below which a point is explained by a rigid motion."""
+    ransac_iterations: int = 200
+    """Hypotheses per part."""
+    ransac_neighbours: int = 30
+    """Samples are drawn among this many nearest moving points (locality)."""
+    min_part_points: int = 12
+    """Smallest number of surface points that makes a part."""
+    max_parts: int = 8
+    """Most moving parts searched for."""
+    ambiguity_margin_px: float = 0.3
+    """Points whose best two models differ by less than this do not label the mesh."""
+    robust_scale_px: float = 1.0
+    """Inlier scale of the robust losses (pixels)."""
+    parent_tolerance: float = 0.003
+    """A joint relative to the base whose residual is below this (fraction of the bbox
+    diagonal) makes the base the parent; otherwise the best moving part may be."""
+    merge_threshold_px: float = 3.0
+    """A part is merged away when another model explains at least half of its points
+    with an RMS error below this (removes near-duplicate parts made of tracking noise)."""
+    min_part_fraction: float = 0.05
+    """Smallest part as a fraction of the moving points (with ``min_part_points``)."""
+    max_fit_points: int = 300
+    """Surface points used per pose/joint least-squares fit (random subset; speed)."""
+    refine_joints: bool = True
+    """Refit axis, pivot and values jointly on reprojection error."""
+    joint: JointSelectConfig = field(default_factory=JointSelectConfig)
+    """Joint-type model selection."""
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    """Mesh labelling."""
+
+
+def _check(tracks: Tracks, cameras: CameraRig) -> None:
+    T, N = tracks.visible.shape
+    if N == 0 or T == 0:
+        raise InputError("Tracks", "uv", "no tracks")
+    if tracks.view.max() >= cameras.num_views or tracks.view.min() < 0:
+        raise InputError("Tracks", "view", f"view index outside the {cameras.num_views} cameras")
+    if not (np.all(np.isfinite(cameras.K)) and np.all(np.isfinite(cameras.T_cam_world))):
+        raise InputError("CameraRig", "K/T_cam_world", "contains NaN/inf")
+
+
+@dataclass
+class _Obs:
+    """Flattened observations of the track entries (internal working set)."""
+
+    X: np.ndarray  # N 3 rest anchor of each entry
+    group: np.ndarray  # N surface-point index
+    view: np.ndarray  # N
+    uv: np.ndarray  # T N 2
+    vis: np.ndarray  # T N
+    anchors: np.ndarray  # G 3
+    traj: np.ndarray  # T G 3 triangulated trajectory (NaN unknown)
+    K: np.ndarray
+    Tcw: np.ndarray
+
+    def entry_rms(self, T_world: np.ndarray, entries: np.ndarray) -> np.ndarray:
+        """RMS reprojection error over visible frames of each entry under poses T (T,4,4)."""
+        e = reprojection_errors(
+            T_world, self.X[entries], self.uv[:, entries], self.view[entries], self.K, self.Tcw
+        )
+        return masked_rms(e, self.vis[:, entries], axis=0)
+
+    def group_rms(self, T_world: np.ndarray, groups_mask: np.ndarray) -> np.ndarray:
+        """Mean over a group's entries of their RMS error (NaN for groups not in mask)."""
+        entries = np.nonzero(groups_mask[self.group])[0]
+        r = np.nan_to_num(self.entry_rms(T_world, entries), nan=1e6)
+        G = len(self.anchors)
+        s = np.bincount(self.group[entries], r, minlength=G)
+        c = np.bincount(self.group[entries], minlength=G)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = s / c
+        out[~groups_mask] = np.nan
+        return out
+
+
+def _make_obs(tracks: Tracks, cameras: CameraRig) -> _Obs:
+    anchors, first, group = np.unique(
+        tracks.anchors_3d, axis=0, return_index=True, return_inverse=True
+    )
+    return _Obs(
+        X=tracks.anchors_3d.astype(np.float64),
+        group=group.reshape(-1),
+        view=tracks.view,
+        uv=tracks.uv.astype(np.float64),
+        vis=tracks.visible,
+        anchors=anchors.astype(np.float64),
+        traj=tracks.points_3d[:, first].astype(np.float64),
+        K=cameras.K.astype(np.float64),
+        Tcw=cameras.T_cam_world.astype(np.float64),
+    )
+
+
+def _subset(groups: np.ndarray, n: int) -> np.ndarray:
+    """At most ``n`` evenly spaced entries of ``groups`` (deterministic, no generator)."""
+    if len(groups) <= n:
+        return groups
+    return groups[np.linspace(0, len(groups) - 1, n).round().astype(int)]
+
+
+def _fit_poses(
+    obs: _Obs, groups: np.ndarray, T_init: np.ndarray, cfg: ArticulateConfig
+) -> np.ndarray:
+    """Per-frame robust multi-view pose of the rigid body made of ``groups`` (frame 0 is
+    the rest state, identity)."""
+    T = len(T_init)
+    out = T_init.copy()
+    out[0] = np.eye(4)
+    entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
+    for t in range(1, T):
+        ok = obs.vis[t, entries]
+        if ok.sum() < 3:
+            continue
+        e = entries[ok]
+        # Kabsch on triangulated points gives a good start when enough are known.
+        known = np.isfinite(obs.traj[t, groups, 0])
+        init = T_init[t]
+        if known.sum() >= 3:
+            init = kabsch(obs.anchors[groups[known]], obs.traj[t, groups[known]])
+        out[t] = refine_pose(
+            init, obs.X[e], obs.uv[t, e], obs.view[e], obs.K, obs.Tcw, cfg.robust_scale_px
+        )
+    return out
+
+
+def _ransac_part(
+    obs: _Obs, remaining: np.ndarray, cfg: ArticulateConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Largest group of remaining points consistent with one rigid motion, or None."""
+    T = obs.traj.shape[0]
+    complete = np.all(np.isfinite(obs.traj[..., 0]), axis=0)
+    cand = np.nonzero(remaining & complete)[0]
+    if len(cand) < max(3, cfg.min_part_points):
+        return None
+    tree = cKDTree(obs.anchors[cand])
+    k = min(cfg.ransac_neighbours, len(cand))
+    diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
+    best_count, best_T = 0, None
+    for _ in range(cfg.ransac_iterations):
+        i = int(rng.integers(len(cand)))
+        _, nb = tree.query(obs.anchors[cand[i]], k=k)
+        nb = np.atleast_1d(nb)
+        others = rng.choice(nb[nb != i], 2, replace=False) if len(nb) > 2 else nb[:2]
+        s = cand[np.r_[i, others]]
+        P = obs.anchors[s]
+        if np.linalg.norm(np.cross(P[1] - P[0], P[2] - P[0])) < 1e-4 * diag**2:
+            continue  # degenerate (near-collinear) sample
+        Ts = kabsch(np.broadcast_to(P, (T, 3, 3)), obs.traj[:, s])
+        Ts[0] = np.eye(4)
+        err = obs.group_rms(Ts, remaining)
+        count = int(np.sum(err < cfg.inlier_threshold_px))
+        if count > best_count:
+            best_count, best_T = count, Ts
+    if best_T is None or best_count < cfg.min_part_points:
+        return None
+    poses = best_T
+    inliers = np.zeros_like(remaining)
+    for _ in range(2):
+        inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
+        if inliers.sum() < cfg.min_part_points:
+            return None
+        poses = _fit_poses(obs, np.nonzero(inliers)[0], poses, cfg)
+    inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
+    if inliers.sum() < cfg.min_part_points:
+        return None
+    return poses, inliers
+
+
+def _tangent_basis(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    h = np.array([1.0, 0.0, 0.0]) if abs(a[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    e1 = np.cross(a, h)
+    e1 /= np.linalg.norm(e1)
+    return e1, np.cross(a, e1)
+
+
+def refine_joint(
+    fit: JointFit,
+    T_world_parent: Float[np.ndarray, "T 4 4"],
+    obs: _Obs,
+    groups: np.ndarray,
+    cfg: ArticulateConfig,
+) -> JointFit:
+    """Jointly refit axis, pivot and all frame values (value at frame 0 fixed to 0) by
+    robust least squares on the reprojection error of the part's tracks in all views."""
+    if fit.type is JointType.FIXED:
+        return fit
+    entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
+    X, uv, vis, view = obs.X[entries], obs.uv[:, entries], obs.vis[:, entries], obs.view[entries]
+    e1, e2 = _tangent_basis(fit.axis)
+    revolute = fit.type is JointType.REVOLUTE
+    c = X.mean(0)
+
+    def unpack(p):
+        a = fit.axis + p[0] * e1 + p[1] * e2
+        a = a / np.linalg.norm(a)
+        o = fit.origin + (p[2] * e1 + p[3] * e2 if revolute else 0.0)
+        q = np.r_[0.0, p[4:]]
+        return a, o, q
+
+    def fun(p):
+        a, o, q = unpack(p)
+        Tw = T_world_parent @ joint_transforms(fit.type, a, o, q)
+        xy, _ = project(obs.K, obs.Tcw, view, transform_points(Tw, X))
+        # Invisible observations contribute zero (fixed residual length).
+        return ((xy - uv) * vis[..., None])[1:].ravel()
+
+    p0 = np.r_[0.0, 0.0, 0.0, 0.0, fit.values[1:]]
+    res = least_squares(fun, p0, loss="soft_l1", f_scale=cfg.robust_scale_px, max_nfev=100)
+    res = least_squares(fun, res.x, loss="cauchy", f_scale=cfg.robust_scale_px, max_nfev=100)
+    a, o, q = unpack(res.x)
+    o = closest_point_on_line(o, a, c) if revolute else c
+    if q[np.argmax(np.abs(q))] < 0:
+        a, q = -a, -q
+    return JointFit(fit.type, a, o, q, fit.residual)
+
+
+def _choose_parents(
+    poses: list[np.ndarray], X_parts: list[np.ndarray], diag: float, cfg: ArticulateConfig
+) -> list[int]:
+    """Parent index of every part (entry 0, the base, gets -1)."""
+    P = len(poses)
+    parents = [-1] + [0] * (P - 1)
+    for p in range(1, P):
+        res = {}
+        for q in range(P):
+            if q == p:
+                continue
+            T_rel = invert_T(poses[q]) @ poses[p]
+            res[q] = select_joint(T_rel, X_parts[p], diag, cfg.joint).residual
+        if res[0] <= cfg.parent_tolerance * diag:
+            continue
+        for q in sorted(res, key=res.get):
+            # Walk up q's chain: choosing q must not create a cycle.
+            a, ok = q, True
+            while a > 0:
+                if a == p:
+                    ok = False
+                    break
+                a = parents[a]
+            if ok:
+                parents[p] = q
+                break
+    return parents
+
+
+def run_articulate(
+    cfg: ArticulateConfig,
+    tracks: Tracks,
+    mesh: SceneMesh,
+    cameras: CameraRig,
+    drags: DragSet,
+    generator: np.random.Generator,
+) -> Articulation:
+    """Discover parts, poses and joints from tracks (never reads ground truth).
+
+    Args:
+        cfg: settings.
+        tracks: output of the track stage.
+        mesh: rest-state mesh (labels are per its concatenated vertices/faces).
+        cameras: the rig the tracks were observed with.
+        drags: the requested drags (only recorded as diagnostics).
+        generator: randomness for RANSAC sampling.
+
+    Returns:
+        The articulation; a video without motion gives the base alone.
+    """
+    _check(tracks, cameras)
+    obs = _make_obs(tracks, cameras)
+    T = tracks.uv.shape[0]
+    G = len(obs.anchors)
+    diag = mesh.bbox_diagonal()
+    eye = np.broadcast_to(np.eye(4), (T, 4, 4)).copy()
+    all_groups = np.ones(G, bool)
+
+    # 1. Static model: max displacement of the reprojected rest point.
+    e_static = reprojection_errors(eye, obs.X, obs.uv, obs.view, obs.K, obs.Tcw)
+    disp = np.where(obs.vis, e_static, 0.0).max(0)
+    g_disp = np.bincount(obs.group, disp, minlength=G) / np.bincount(obs.group, minlength=G)
+    remaining = g_disp >= cfg.static_threshold_px
+    remaining_initial = remaining.copy()
+
+    # 2. Sequential RANSAC over moving points.
+    part_poses: list[np.ndarray] = []
+    while len(part_poses) < cfg.max_parts:
+        found = _ransac_part(obs, remaining, cfg, generator)
+        if found is None:
+            break
+        poses, inliers = found
+        part_poses.append(poses)
+        remaining &= ~inliers
+
+    # 3. Reassign every point to its best model; drop parts that end up too small or
+    # that another model explains (smallest first), until stable.
+    min_points = max(cfg.min_part_points, int(cfg.min_part_fraction * remaining_initial.sum()))
+    while True:
+        models = [eye] + part_poses
+        err = np.stack([obs.group_rms(m, all_groups) for m in models], 1)  # G M
+        order = np.sort(err, 1)
+        label = err.argmin(1)
+        counts = np.bincount(label, minlength=len(models))
+        drop = None
+        for m in sorted(range(1, len(models)), key=lambda m: counts[m]):
+            own = label == m
+            others = np.delete(err[own], m, axis=1)
+            explained = np.mean(others.min(1) < cfg.merge_threshold_px) if own.any() else 1.0
+            if counts[m] < min_points or explained >= 0.5:
+                drop = m
+                break
+        if drop is None:
+            break
+        part_poses = [p for i, p in enumerate(part_poses) if i + 1 != drop]
+    second = order[:, 1] if len(models) > 1 else np.full(G, np.inf)
+    confident = (second - order[:, 0] >= cfg.ambiguity_margin_px) & (
+        order[:, 0] < 2 * cfg.inlier_threshold_px
+    )
+    point_part = np.where(confident, label, -1)
+    poses = [eye] + [
+        _fit_poses(obs, np.nonzero(point_part == m)[0], part_poses[m - 1], cfg)
+        for m in range(1, len(models))
+    ]
+    P = len(poses)
+    X_parts = [obs.anchors[point_part == m] for m in range(P)]
+
+    # 4. Kinematic tree, joint types, joint refit (parents before children).
+    parents = _choose_parents(poses, X_parts, diag, cfg)
+    order_parts = [0]
+    while len(order_parts) < P:
+        order_parts += [
+            p for p in range(1, P) if p not in order_parts and parents[p] in order_parts
+        ]
+    new_index = {old: i for i, old in enumerate(order_parts)}
+    T_world = np.zeros((T, P, 4, 4))
+    T_world[:, 0] = np.eye(4)
+    joints: list[Joint] = []
+    names = ["base"] + [f"part_{i}" for i in range(1, P)]
+    residuals = {}
+    for old in order_parts[1:]:
+        i, par = new_index[old], new_index[parents[old]]
+        T_parent = T_world[:, par]
+        T_rel = invert_T(T_parent) @ poses[old]
+        fit = select_joint(T_rel, X_parts[old], diag, cfg.joint)
+        if cfg.refine_joints:
+            fit = refine_joint(fit, T_parent, obs, np.nonzero(point_part == old)[0], cfg)
+        T_world[:, i] = T_parent @ joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
+        residuals[names[i]] = fit.residual
+        joints.append(
+            Joint(
+                name=f"joint_{i}",
+                type=fit.type,
+                parent=names[par],
+                child=names[i],
+                axis=fit.axis,
+                origin=fit.origin,
+                values=fit.values,
+                limits=(float(fit.values.min()), float(fit.values.max())),
+            )
+        )
+
+    # 5. Mesh labels (anchor labels renumbered to the tree order).
+    remap = np.array([new_index[m] for m in range(P)])
+    anchor_part = np.where(point_part >= 0, remap[np.maximum(point_part, 0)], -1)
+    faces = mesh.faces
+    vertex_part = label_vertices(mesh.vertices, faces, obs.anchors, anchor_part, P, cfg.segment)
+    return Articulation(
+        part_names=tuple(names),
+        vertex_part=vertex_part,
+        face_part=face_labels(faces, vertex_part),
+        T_world_part=T_world,
+        joints=tuple(joints),
+        fps=10.0,
+        extras={
+            "num_points": int(G),
+            "num_moving_points": int(np.sum(g_disp >= cfg.static_threshold_px)),
+            "points_per_part": [int(np.sum(anchor_part == m)) for m in range(P)],
+            "joint_residual_m": residuals,
+            "num_drags": int(drags.num_drags),
+        },
+    )
+
+
+def articulation_to_json(art: Articulation) -> dict:
+    """The ``export/articulation.json`` schema of ARCHITECTURE.md (world frame at rest)."""
+    counts = np.bincount(art.vertex_part, minlength=art.num_parts)
+    return {
+        "frame": "input",
+        "units": "m",
+        "joints": [
+            {
+                "name": j.name,
+                "type": j.type.value,
+                "parent": j.parent,
+                "child": j.child,
+                "axis": [float(x) for x in j.axis],
+                "origin": [float(x) for x in j.origin],
+                "values": [float(x) for x in j.values],
+                "limits": [float(j.limits[0]), float(j.limits[1])],
+            }
+            for j in art.joints
+        ],
+        "parts": [
+            {"name": n, "num_vertices": int(c)} for n, c in zip(art.part_names, counts, strict=True)
+        ],
+    }

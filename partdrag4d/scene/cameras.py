@@ -1,0 +1,101 @@
+"""The orbit camera rig (OpenCV convention) and its framing of an object.
+
+Pure functions. Cameras follow ARCHITECTURE.md: ``K`` in pixels with the principal
+point at the image centre (pixel (i, j) covers [j, j+1) x [i, i+1), so the centre of
+a W x H image is (W/2, H/2)), and ``T_cam_world`` with x right, y down, z forward.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from jaxtyping import Float
+
+from partdrag4d.config import RigConfig
+from partdrag4d.containers import CameraRig
+
+UP_AXES: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
+    # up, first and second ground-plane axes (right-handed: e1 x e2 = up)
+    "z": (np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0]), np.array([0.0, 1.0, 0.0])),
+    "y": (np.array([0.0, 1.0, 0.0]), np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])),
+}
+
+
+def intrinsics(width: int, height: int, fov_deg: float) -> Float[np.ndarray, "3 3"]:
+    """Pinhole intrinsics with square pixels and a vertical field of view ``fov_deg``."""
+    f = 0.5 * height / math.tan(math.radians(fov_deg) / 2)
+    return np.array([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]])
+
+
+def look_at(
+    eye: Float[np.ndarray, "3"], target: Float[np.ndarray, "3"], up: Float[np.ndarray, "3"]
+) -> Float[np.ndarray, "4 4"]:
+    """``T_cam_world`` of an OpenCV camera at ``eye`` looking at ``target``.
+
+    The camera's z axis points at the target, x is ``forward x up`` (right on screen)
+    and y completes a right-handed frame (down on screen).
+    """
+    forward = target - eye
+    forward = forward / np.linalg.norm(forward)
+    right = np.cross(forward, up)
+    if np.linalg.norm(right) < 1e-9:  # looking straight along `up`: any right will do
+        right = np.cross(forward, np.roll(up, 1))
+    right = right / np.linalg.norm(right)
+    down = np.cross(forward, right)
+    R_world_cam = np.stack([right, down, forward], axis=1)
+    T = np.eye(4)
+    T[:3, :3] = R_world_cam.T
+    T[:3, 3] = -R_world_cam.T @ eye
+    return T
+
+
+def view_azimuths_deg(cfg: RigConfig) -> Float[np.ndarray, "V"]:
+    """Azimuths of the V views: evenly over the arc centred on the front."""
+    v = cfg.num_views
+    if v == 1:
+        offsets = np.zeros(1)
+    elif cfg.azimuth_spread_deg >= 360.0:
+        offsets = 360.0 * np.arange(v) / v
+    else:
+        offsets = np.linspace(-cfg.azimuth_spread_deg / 2, cfg.azimuth_spread_deg / 2, v)
+    return cfg.front_azimuth_deg + offsets
+
+
+def orbit_rig(cfg: RigConfig, bounds: Float[np.ndarray, "2 3"], up_axis: str = "z") -> CameraRig:
+    """Cameras on a circle around the bounding-box centre, framing the whole object.
+
+    Args:
+        cfg: rig settings (views, image size, field of view, elevation, azimuths, radius).
+        bounds: (min, max) corners of the object's bounding box, world frame, metres.
+        up_axis: the world's up axis, ``"z"`` or ``"y"``.
+
+    Returns:
+        The calibrated rig.
+    """
+    up, e1, e2 = UP_AXES[up_axis]
+    center = bounds.mean(axis=0)
+    sphere_r = 0.5 * float(np.linalg.norm(bounds[1] - bounds[0]))
+    half_fov_v = math.radians(cfg.fov_deg) / 2
+    half_fov_h = math.atan(math.tan(half_fov_v) * cfg.width / cfg.height)
+    radius = cfg.radius or cfg.margin * sphere_r / math.sin(min(half_fov_v, half_fov_h))
+    K = intrinsics(cfg.width, cfg.height, cfg.fov_deg)
+    el = math.radians(cfg.elevation_deg)
+    Ks, Ts = [], []
+    for az in np.radians(view_azimuths_deg(cfg)):
+        direction = math.cos(el) * (math.cos(az) * e1 + math.sin(az) * e2) + math.sin(el) * up
+        Ts.append(look_at(center + radius * direction, center, up))
+        Ks.append(K)
+    return CameraRig(K=np.stack(Ks), T_cam_world=np.stack(Ts), width=cfg.width, height=cfg.height)
+
+
+def project_points(
+    rig: CameraRig, points: Float[np.ndarray, "N 3"]
+) -> tuple[Float[np.ndarray, "V N 2"], Float[np.ndarray, "V N"]]:
+    """Project world points into every view: pixel (x, y) and camera depth z."""
+    homo = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+    cam = np.einsum("vij,nj->vni", rig.T_cam_world, homo)[..., :3]
+    z = cam[..., 2]
+    pix = np.einsum("vij,vnj->vni", rig.K, cam)
+    uv = pix[..., :2] / np.where(np.abs(pix[..., 2:3]) < 1e-12, 1e-12, pix[..., 2:3])
+    return uv, z

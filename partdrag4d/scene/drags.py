@@ -1,0 +1,263 @@
+"""Drags: where a surface point starts and where it goes, and how the views see it.
+
+Two sources, each the ``_target_`` of a ``drags`` config:
+
+- :func:`drags_from_joints` (assets with joints): every chosen movable joint goes from
+  its rest value toward a target inside its limits, smoothly over T frames; one drag
+  per moving part, on a surface point visible from the rig, sampled with probability
+  proportional to its displacement (as Puppet-Master and DragAPart sample them).
+- :func:`drags_from_file`: a JSON file of 3D start points and end points or
+  trajectories (schema in README.md, "Drag files").
+
+:func:`make_dragset` projects the trajectories into every view and marks which start
+points each view sees (depth test against a render of the rest mesh).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from jaxtyping import Bool, Float, Int
+
+from partdrag4d.config import FileDragsConfig, GtDragsConfig
+from partdrag4d.containers import ArticulatedAsset, CameraRig, DragSet, JointType, SceneMesh
+from partdrag4d.errors import InputError
+from partdrag4d.scene.assets import LoadedAsset
+from partdrag4d.scene.cameras import project_points
+
+
+@dataclass(frozen=True)
+class RestViews:
+    """Renders of the rest mesh from every view of the rig (used to pick visible points)."""
+
+    depth: Float[np.ndarray, "V H W"]
+    """Camera z, 0 on background."""
+    label: np.ndarray
+    """(V, H, W) link index of the visible surface (-1 background; all 0 for static meshes)."""
+    rest_xyz: Float[np.ndarray, "V H W 3"]
+    """World position of the visible surface point (NaN on background)."""
+
+
+@dataclass(frozen=True)
+class DragMotion:
+    """Requested 3D motion, before projection into the views."""
+
+    points_3d: Float[np.ndarray, "T D 3"]
+    """Trajectories; ``points_3d[0]`` lie on the rest surface."""
+    joint_names: tuple[str, ...]
+    """Joints animated (empty for file drags)."""
+    joint_values: Float[np.ndarray, "T J"] | None
+    """Absolute joint values per frame (None for file drags)."""
+
+
+def render_rest_views(
+    mesh: SceneMesh, rig: CameraRig, vertex_label: Int[np.ndarray, "N"] | None = None
+) -> RestViews:
+    """Render depth, labels and surface positions of the rest mesh in every view."""
+    from partdrag4d.render.rasterizer import Rasterizer
+
+    labels = vertex_label
+    if labels is None:
+        labels = np.zeros(mesh.num_vertices, dtype=np.int64)
+    depth, label, xyz = [], [], []
+    with Rasterizer(mesh, rig.width, rig.height) as rast:
+        for v in range(rig.num_views):
+            out = rast.render(rig.K[v], rig.T_cam_world[v], vertex_label=labels)
+            depth.append(out.depth)
+            label.append(out.label)
+            xyz.append(out.rest_xyz)
+    return RestViews(np.stack(depth), np.stack(label), np.stack(xyz))
+
+
+def ease(s: Float[np.ndarray, "T"], smooth: bool) -> Float[np.ndarray, "T"]:
+    """Smooth-step 3s^2 - 2s^3 (zero velocity at both ends), or the identity."""
+    return s * s * (3 - 2 * s) if smooth else s
+
+
+def _part_roots(asset: ArticulatedAsset) -> dict[str, str]:
+    """For each link, the link that heads its rigid part: the nearest ancestor (itself
+    included) that is the child of a movable joint, or the root."""
+    parent_joint = {j.child: j for j in asset.joints}
+    roots: dict[str, str] = {}
+    for link in asset.links:
+        name = link.name
+        while name in parent_joint and parent_joint[name].type is JointType.FIXED:
+            name = parent_joint[name].parent
+        roots[link.name] = name
+    return roots
+
+
+def sample_joint_targets(
+    cfg: GtDragsConfig, asset: ArticulatedAsset, rng: np.random.Generator
+) -> tuple[tuple[str, ...], Float[np.ndarray, "T J"]]:
+    """Choose the moving joints and their smooth trajectories from rest to a target."""
+    movable = list(asset.movable_joints)
+    limit = min(cfg.max_moving_joints, cfg.max_drags)
+    if len(movable) > limit:
+        keep = sorted(rng.choice(len(movable), size=limit, replace=False))
+        movable = [movable[i] for i in keep]
+    s = ease(np.linspace(0.0, 1.0, cfg.num_frames), cfg.ease)
+    values = np.zeros((cfg.num_frames, len(movable)))
+    for k, joint in enumerate(movable):
+        frac = rng.uniform(cfg.target_fraction_min, cfg.target_fraction_max)
+        if joint.limits is None:  # continuous: a quarter turn either way
+            rest, target = 0.0, float(rng.choice([-1.0, 1.0])) * frac * math.pi / 2
+        else:
+            lo, hi = joint.limits
+            rest = min(max(0.0, lo), hi)
+            end = hi if hi - rest >= rest - lo else lo
+            target = rest + frac * (end - rest)
+        values[:, k] = rest + s * (target - rest)
+    return tuple(j.name for j in movable), values
+
+
+def drags_from_joints(
+    cfg: GtDragsConfig,
+    asset: LoadedAsset,
+    rig: CameraRig,
+    views: RestViews,
+    rng: np.random.Generator,
+) -> DragMotion:
+    """One drag per moving part on a visible surface point, sampled proportionally to
+    its displacement over the clip. See the module docstring."""
+    from partdrag4d.assets.kinematics import link_poses_over_time
+
+    art = asset.articulated
+    if art is None or not art.movable_joints:
+        raise InputError(
+            asset.source,
+            "joints",
+            "no movable joint: GT drags need an articulated asset "
+            "(use drags=file drags.path=DRAGS.json for a static object)",
+        )
+    names, values = sample_joint_targets(cfg, art, rng)
+    poses = link_poses_over_time(art, names, values)  # T L 4 4
+    link_index = {link.name: i for i, link in enumerate(art.links)}
+    roots = _part_roots(art)
+    moving_heads = [j.child for j in art.joints if j.name in names]
+
+    label = views.label.reshape(-1)
+    xyz = views.rest_xyz.reshape(-1, 3)
+    starts, trajectories = [], []
+    for head in moving_heads:
+        members = [link_index[n] for n, r in roots.items() if r == head]
+        pix = np.flatnonzero(np.isin(label, members))
+        if len(pix) == 0:
+            continue
+        h = link_index[head]
+        motion = poses[-1, h] @ np.linalg.inv(poses[0, h])  # rest world -> final world
+        p0 = xyz[pix]
+        disp = np.linalg.norm(p0 @ motion[:3, :3].T + motion[:3, 3] - p0, axis=1)
+        if disp.sum() <= 1e-9:
+            continue
+        p = p0[rng.choice(len(pix), p=disp / disp.sum())]
+        rel = poses[:, h] @ np.linalg.inv(poses[0, h])  # T 4 4
+        trajectories.append(rel[:, :3, :3] @ p + rel[:, :3, 3])
+        starts.append(p)
+    if not trajectories:
+        raise InputError(
+            asset.source,
+            "joints",
+            "no moving part is visible from the camera rig "
+            "(check rig.front_azimuth_deg / asset.up_axis)",
+        )
+    return DragMotion(np.stack(trajectories, axis=1), names, values)
+
+
+def _vec3(value: object, source: Path, field: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=float) if isinstance(value, list) else None
+    if arr is None or arr.shape != (3,) or not np.all(np.isfinite(arr)):
+        raise InputError(source, field, "must be a list of 3 finite numbers [x, y, z]")
+    return arr
+
+
+def drags_from_file(
+    cfg: FileDragsConfig,
+    asset: LoadedAsset,
+    rig: CameraRig,
+    views: RestViews,
+    rng: np.random.Generator,
+) -> DragMotion:
+    """Drags from a JSON file; start points must lie on the rest surface."""
+    import trimesh
+
+    path = Path(cfg.path).expanduser()
+    if not path.is_file():
+        raise InputError(path, "drags.path", "file not found")
+    try:
+        spec = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(path, "json", f"not valid JSON ({err})") from None
+    drags = spec.get("drags") if isinstance(spec, dict) else None
+    if not isinstance(drags, list) or not drags:
+        raise InputError(path, "drags", "must be a non-empty list of {start, end|trajectory}")
+    if len(drags) > cfg.max_drags:
+        raise InputError(path, "drags", f"{len(drags)} drags; at most {cfg.max_drags}")
+    T = cfg.num_frames
+    s = ease(np.linspace(0.0, 1.0, T), True)
+    trajectories = []
+    for i, d in enumerate(drags):
+        if not isinstance(d, dict) or "start" not in d:
+            raise InputError(path, f"drags[{i}]", "needs 'start' and 'end' or 'trajectory'")
+        start = _vec3(d["start"], path, f"drags[{i}].start")
+        if "trajectory" in d:
+            traj = d["trajectory"]
+            if not isinstance(traj, list) or len(traj) != T:
+                raise InputError(path, f"drags[{i}].trajectory", f"must list {T} points")
+            pts = np.stack(
+                [_vec3(p, path, f"drags[{i}].trajectory[{k}]") for k, p in enumerate(traj)]
+            )
+            if np.linalg.norm(pts[0] - start) > 1e-6:
+                raise InputError(path, f"drags[{i}].trajectory[0]", "must equal 'start'")
+        elif "end" in d:
+            end = _vec3(d["end"], path, f"drags[{i}].end")
+            pts = start + s[:, None] * (end - start)
+        else:
+            raise InputError(path, f"drags[{i}]", "needs 'end' or 'trajectory'")
+        trajectories.append(pts)
+    points = np.stack(trajectories, axis=1)
+
+    tm = trimesh.Trimesh(asset.mesh.vertices, asset.mesh.faces, process=False)
+    _, dist, _ = trimesh.proximity.closest_point(tm, points[0])
+    tol = cfg.surface_tolerance * asset.mesh.bbox_diagonal()
+    for i, dd in enumerate(dist):
+        if dd > tol:
+            raise InputError(
+                path,
+                f"drags[{i}].start",
+                f"is {dd:.4f} m off the surface (tolerance {tol:.4f} m)",
+            )
+    return DragMotion(points, (), None)
+
+
+def start_visibility(
+    rig: CameraRig, views: RestViews, starts: Float[np.ndarray, "D 3"], tolerance: float
+) -> Bool[np.ndarray, "V D"]:
+    """A start point is visible in a view when it projects inside the image and its
+    depth matches the rendered rest depth there (within ``tolerance`` metres)."""
+    uv, z = project_points(rig, starts)
+    visible = np.zeros(uv.shape[:2], dtype=bool)
+    for v in range(rig.num_views):
+        for d in range(len(starts)):
+            x, y = uv[v, d]
+            if not (0 <= x < rig.width and 0 <= y < rig.height) or z[v, d] <= 0:
+                continue
+            # Nearest rendered depth in a 3x3 window: the point may sit on a silhouette.
+            i, j = int(y), int(x)
+            win = views.depth[v, max(i - 1, 0) : i + 2, max(j - 1, 0) : j + 2]
+            win = win[win > 0]
+            visible[v, d] = win.size > 0 and np.min(np.abs(win - z[v, d])) < tolerance
+    return visible
+
+
+def make_dragset(motion: DragMotion, rig: CameraRig, views: RestViews, diag: float) -> DragSet:
+    """Project 3D trajectories into every view and mark visible start points."""
+    T, D, _ = motion.points_3d.shape
+    uv, _ = project_points(rig, motion.points_3d.reshape(T * D, 3))
+    points_2d = uv.reshape(rig.num_views, T, D, 2)
+    visible = start_visibility(rig, views, motion.points_3d[0], tolerance=0.01 * diag)
+    return DragSet(points_3d=motion.points_3d, points_2d=points_2d, visible=visible)

@@ -1,0 +1,74 @@
+"""Pictures people look at: drags drawn on frames, and the per-view contact sheet."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from jaxtyping import Bool, Float, UInt8
+
+from partdrag4d.containers import VideoSet
+
+# Distinct, colour-blind-friendly drag colours (Okabe-Ito), RGB.
+DRAG_COLORS: tuple[tuple[int, int, int], ...] = (
+    (230, 159, 0),
+    (0, 114, 178),
+    (204, 121, 167),
+    (0, 158, 115),
+    (213, 94, 0),
+    (86, 180, 233),
+    (240, 228, 66),
+)
+
+
+def draw_drags(
+    image: UInt8[np.ndarray, "H W 3"],
+    trajectories: Float[np.ndarray, "T D 2"],
+    visible: Bool[np.ndarray, "D"],
+    scale: int = 1,
+) -> UInt8[np.ndarray, "h w 3"]:
+    """Draw each visible drag: its path, a dot at the start and an arrow head at the end.
+
+    Args:
+        image: the frame (sRGB).
+        trajectories: pixel positions over time (corner-origin pixel coordinates).
+        visible: which drags to draw.
+        scale: integer upscaling of the image before drawing (crisper lines on small
+            frames); coordinates are scaled with it.
+    """
+    out = np.ascontiguousarray(
+        cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+        if scale > 1
+        else image.copy()
+    )
+    thick = max(1, round(out.shape[0] / 128))
+    for d in np.flatnonzero(visible):
+        color = DRAG_COLORS[d % len(DRAG_COLORS)]
+        pts = np.round(trajectories[:, d] * scale * 16).astype(np.int32)  # 4 bits subpixel
+        cv2.polylines(out, [pts[:, None]], False, color, thick, cv2.LINE_AA, shift=4)
+        cv2.circle(out, tuple(pts[0]), 3 * thick * 16, color, -1, cv2.LINE_AA, shift=4)
+        span = pts[-1] - pts[0]
+        if np.linalg.norm(span) > 16:  # more than a pixel: an arrow head along the motion
+            back = pts[-1] - np.round(span / np.linalg.norm(span) * 6 * thick * 16)
+            cv2.arrowedLine(
+                out,
+                tuple(back.astype(np.int32)),
+                tuple(pts[-1]),
+                color,
+                thick,
+                cv2.LINE_AA,
+                shift=4,
+                tipLength=1.0,
+            )
+    return out
+
+
+def contact_sheet(videos: VideoSet, scale: int = 1) -> UInt8[np.ndarray, "h w 3"]:
+    """One row per view: the first and the last frame, drags drawn, 4 px white gutters."""
+    rows = []
+    for v in range(videos.num_views):
+        first = draw_drags(videos.frames[v, 0], videos.drags_2d[v], videos.drags_visible[v], scale)
+        last = draw_drags(videos.frames[v, -1], videos.drags_2d[v], videos.drags_visible[v], scale)
+        gutter = np.full((first.shape[0], 4, 3), 255, np.uint8)
+        rows.append(np.concatenate([first, gutter, last], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    return np.concatenate(rows[:-1], axis=0)

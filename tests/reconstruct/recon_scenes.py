@@ -1,0 +1,159 @@
+"""Tiny textured articulated objects rendered into VideoSets for end-to-end tests.
+
+Built here (not from partdrag4d.assets.procedural) so the reconstruction tests only
+depend on the kinematics and the rasteriser.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+from partdrag4d.assets.kinematics import posed_mesh
+from partdrag4d.containers import (
+    ArticulatedAsset,
+    CameraRig,
+    DragSet,
+    GroundTruth,
+    JointSpec,
+    JointType,
+    Link,
+    Material,
+    Primitive,
+    RenderGT,
+    SceneInput,
+    VideoSet,
+)
+from partdrag4d.render.camera_math import project
+from partdrag4d.render.rasterizer import Rasterizer, RasterizerConfig
+
+
+def _texture(rng, n=64):
+    img = gaussian_filter(rng.uniform(0, 1, (n, n, 3)), (1.5, 1.5, 0))
+    img = (img - img.min()) / (img.max() - img.min())
+    return (img * 230 + 10).astype(np.uint8)
+
+
+def textured_box(lo, hi, rng, name) -> Primitive:
+    """Axis-aligned box, 4 vertices per face so every face gets the whole texture."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    corners = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], float)
+    corners = lo + corners * (hi - lo)
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    verts, faces, uvs = [], [], []
+    for q in quads:
+        b = len(verts)
+        verts += [corners[i] for i in q]
+        uvs += [[0, 0], [1, 0], [1, 1], [0, 1]]
+        faces += [[b, b + 1, b + 2], [b, b + 2, b + 3]]
+    return Primitive(
+        np.array(verts),
+        np.array(faces, np.int64),
+        Material(name, np.ones(4), _texture(rng)),
+        np.array(uvs, float),
+    )
+
+
+def _T(t):
+    T = np.eye(4)
+    T[:3, 3] = t
+    return T
+
+
+def cabinet(kind: str, seed: int = 0) -> ArticulatedAsset:
+    """'door' (revolute, vertical hinge), 'drawer' (prismatic along -y) or 'two' (both)."""
+    rng = np.random.default_rng(seed)
+    body = Link("body", (textured_box([-0.3, -0.2, 0.0], [0.3, 0.2, 0.6], rng, "body"),))
+    links, joints = [body], []
+    if kind in ("door", "two"):
+        # Hinge at the front-left edge; door geometry in the joint frame.
+        door = Link("door", (textured_box([0.0, -0.03, 0.3], [0.45, 0.0, 0.6], rng, "door"),))
+        links.append(door)
+        joints.append(
+            JointSpec(
+                "hinge",
+                JointType.REVOLUTE,
+                "body",
+                "door",
+                _T([-0.3, -0.22, 0.0]),
+                np.array([0.0, 0.0, -1.0]),
+                (0.0, 2.0),
+            )
+        )
+    if kind in ("drawer", "two"):
+        drawer = Link("drawer", (textured_box([-0.25, -0.05, 0.05], [0.25, 0.0, 0.25], rng, "d"),))
+        links.append(drawer)
+        joints.append(
+            JointSpec(
+                "slide",
+                JointType.PRISMATIC,
+                "body",
+                "drawer",
+                _T([0.0, -0.2, 0.0]),
+                np.array([0.0, -1.0, 0.0]),
+                (0.0, 0.3),
+            )
+        )
+    return ArticulatedAsset(kind, tuple(links), tuple(joints))
+
+
+def _look_at(eye, target):
+    z = np.asarray(target, float) - eye
+    z /= np.linalg.norm(z)
+    x = np.cross(z, [0.0, 0.0, 1.0])
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    R = np.stack([x, y, z])
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = -R @ eye
+    return T
+
+
+def rig(num_views=3, size=128) -> CameraRig:
+    """Cameras in front of the object (it faces -y), spread over 70 degrees, elevated."""
+    K = np.array([[size * 1.1, 0, size / 2], [0, size * 1.1, size / 2], [0, 0, 1.0]])
+    az = np.radians(np.linspace(-125, -55, num_views))
+    eyes = [np.array([1.3 * np.cos(a), 1.3 * np.sin(a), 0.9]) for a in az]
+    T = np.stack([_look_at(e, [0.0, -0.1, 0.3]) for e in eyes])
+    return CameraRig(np.stack([K] * num_views), T, size, size)
+
+
+def make_scene(kind: str, num_views=3, num_frames=8, size=128, with_gt=True):
+    """Render the GT animation: returns (SceneInput, VideoSet)."""
+    asset = cabinet(kind)
+    cams = rig(num_views, size)
+    amp = {"hinge": 0.9, "slide": 0.2}
+    names = tuple(j.name for j in asset.joints)
+    values = np.stack([np.linspace(0, amp[n], num_frames) for n in names], 1)
+    rest, vertex_link = posed_mesh(asset, {})
+    verts = np.stack(
+        [posed_mesh(asset, dict(zip(names, row, strict=True)))[0].vertices for row in values]
+    )
+    frames, alpha, depth, label, rxyz = [], [], [], [], []
+    with Rasterizer(rest, size, size, RasterizerConfig(samples=0)) as r:
+        for v in range(num_views):
+            outs = [r.render(cams.K[v], cams.T_cam_world[v], vt, vertex_link) for vt in verts]
+            frames.append([o.rgb for o in outs])
+            alpha.append([o.alpha for o in outs])
+            depth.append([o.depth for o in outs])
+            label.append([o.label for o in outs])
+            rxyz.append([o.rest_xyz for o in outs])
+    # One drag on the first moving link's far corner.
+    moving = vertex_link == 1
+    pick = np.nonzero(moving)[0][np.argmax(rest.vertices[moving, 0])]
+    p3 = verts[:, pick][:, None]
+    p2 = np.stack(
+        [
+            np.stack([project(cams.K[v], cams.T_cam_world[v], p3[t])[0] for t in range(num_frames)])
+            for v in range(num_views)
+        ]
+    )
+    drags = DragSet(p3, p2, np.ones((num_views, 1), bool))
+    gt = GroundTruth(asset, names, values, vertex_link) if with_gt else None
+    scene = SceneInput(kind, rest, cams, drags, num_frames, 10.0, gt)
+    rgt = RenderGT(np.array(depth), np.array(label).astype(np.int64), np.array(rxyz, float))
+    videos = VideoSet(
+        np.array(frames), 10.0, cams, p2, drags.visible, None, rgt if with_gt else None
+    )
+    return scene, videos
