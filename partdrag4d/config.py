@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from partdrag4d.export.bundle import ExportConfig
 from partdrag4d.store.store import CacheMode
 
 # --------------------------------------------------------------------------- asset
@@ -238,6 +239,8 @@ class PipelineConfig:
     """Cache and asset folders (group ``paths``)."""
     runtime: RuntimeConfig = MISSING
     """Seed, cache mode, progress (group ``runtime``)."""
+    export: ExportConfig = MISSING
+    """GLB / URDF / report options (group ``export``)."""
     out_dir: str = "${hydra:runtime.output_dir}"
     """Where this run's outputs go (videos/, export/, metrics.json, report.html)."""
     stages: list[str] = field(default_factory=lambda: list(STAGES))
@@ -271,5 +274,6 @@ def register_configs() -> None:
         ("generator", "files_schema", FilesGeneratorConfig),
         ("paths", "paths_schema", PathsConfig),
         ("runtime", "runtime_schema", RuntimeConfig),
+        ("export", "export_schema", ExportConfig),
     ]:
         cs.store(group=group, name=name, node=node)

@@ -26,7 +26,7 @@ import numpy as np
 from partdrag4d.config import STAGES, PipelineConfig
 from partdrag4d.containers import Articulation, SceneInput, Tracks, VideoSet
 from partdrag4d.errors import InputError
-from partdrag4d.store.serialize import Metrics
+from partdrag4d.store.serialize import FileTree, Metrics
 from partdrag4d.store.store import ArtefactStore, CacheMode, Manifest, cache_key, peak_memory_mb
 
 StageFn = Callable[[Any, Mapping[str, Any], np.random.Generator], Any]
@@ -86,6 +86,19 @@ def _evaluate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> 
     return Metrics(values=run_evaluate(inputs["articulate"], scene))
 
 
+def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> FileTree:
+    from dataclasses import replace
+
+    from partdrag4d.export.bundle import export_all
+
+    scene: SceneInput = inputs["prepare"]
+    metrics = inputs["evaluate"].values or None
+    scratch = Path(tempfile.mkdtemp(prefix="partdrag4d-export-"))
+    export_all(inputs["articulate"], scene.mesh, inputs["generate"], metrics, scratch,
+               replace(cfg, name=cfg.name or scene.name))
+    return FileTree(scratch)  # moved into the store by the writer
+
+
 def _stage_table() -> dict[str, Stage]:
     from partdrag4d.config import PrepareConfig
 
@@ -100,6 +113,8 @@ def _stage_table() -> dict[str, Stage]:
             "articulate", "1", ("prepare", "generate", "track"), lambda c: c.articulate, _articulate
         ),
         Stage("evaluate", "1", ("prepare", "articulate"), lambda c: {}, _evaluate),
+        Stage("export", "1", ("prepare", "generate", "articulate", "evaluate"),
+              lambda c: c.export, _export),
     ]
     return {s.name: s for s in stages}
 
@@ -296,7 +311,7 @@ def materialize(result: RunResult, inputs: _LazyInputs, out_dir: Path) -> None:
         if metrics.is_file() and json.loads(metrics.read_text()):
             _replace(_copy(metrics), out_dir / "metrics.json")
     if "export" in result.artefacts:
-        exp = result.artefacts["export"]
+        exp = result.artefacts["export"] / "files"
         for name in ("export", "report", "report.html"):
             if (exp / name).exists():
                 _replace(_copy(exp / name), out_dir / name)

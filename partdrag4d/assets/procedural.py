@@ -13,7 +13,7 @@ Frame conventions of every generated object:
   (all joint ``rpy`` are zero), so joint ``origin xyz`` values are pivot offsets;
 - every joint value 0 is the rest state and lies inside the limits; for most joints the
   rest state is the lower limit (closed), the laptop lid and desk-lamp arms can move both
-  ways. Doors open up to ~1.6 rad, drawers slide up to ~0.8 of the carcass depth.
+  ways. Doors open up to ~1.6 rad, drawers slide out up to 0.8 of their own depth.
 
 Geometry is boxes and cylinders (closed, outward-facing, with UVs); parts that move are kept
 a few millimetres apart at rest so they never interpenetrate. UVs come from the rest-state
@@ -403,9 +403,8 @@ def _oven(b: _Builder, rng: np.random.Generator, s: float) -> None:
     _carcass(b, "body", w, d, h - plinth - panel, t, plinth)
     b.box("body", "body", [-w / 2, -d / 2 + 0.03 * s, 0.0], [w / 2, d / 2, plinth])  # plinth
     b.box("body", "panel", [-w / 2, -d / 2, h - panel], [w / 2, d / 2, h])  # control panel
-    for i, xk in enumerate(np.linspace(-w / 3, w / 3, int(rng.integers(3, 6)))):
+    for xk in np.linspace(-w / 3, w / 3, int(rng.integers(3, 6))):
         b.cylinder("body", "handle", [xk, -d / 2 - 0.01 * s, h - panel / 2], 0.022 * s, 0.02 * s, 1)
-        del i
     zb, zt = plinth, h - panel - GAP
     yb = -d / 2 - GAP
     thick = 0.04 * s

@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from partdrag4d.containers import Articulation, SceneMesh, VideoSet
@@ -32,18 +32,18 @@ from partdrag4d.export.report import ReportConfig, ReportInputs, write_report
 from partdrag4d.export.urdf import UrdfConfig, write_urdf
 
 
-@dataclass(frozen=True)
+@dataclass
 class ExportConfig:
     """Options of the export stage."""
 
-    glb: GlbConfig = GlbConfig()
+    glb: GlbConfig = field(default_factory=GlbConfig)
     """GLB writer options."""
-    urdf: UrdfConfig = UrdfConfig()
+    urdf: UrdfConfig = field(default_factory=UrdfConfig)
     """URDF writer options."""
-    report: ReportConfig = ReportConfig()
+    report: ReportConfig = field(default_factory=ReportConfig)
     """Report options."""
-    name: str = "object"
-    """Object name shown in the report."""
+    name: str = ""
+    """Object name shown in the report (empty: the scene's name)."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,8 @@ def export_all(
         (staging / "export" / "articulation.json").write_text(
             json.dumps(articulation_dict(art, mesh), indent=2)
         )
-        write_report(staging, ReportInputs(cfg.name, videos, mesh, art, metrics), cfg.report)
+        name = cfg.name or "object"
+        write_report(staging, ReportInputs(name, videos, mesh, art, metrics), cfg.report)
         trash.mkdir()
         for entry in ("export", "report", "report.html"):
             _swap_in(staging / entry, out_dir / entry, trash)

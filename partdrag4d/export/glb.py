@@ -54,7 +54,7 @@ T_GLTF_ASSET = np.array(
 _ROOT_ROTATION_XYZW = [-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class GlbConfig:
     """Options of the GLB writer."""
 

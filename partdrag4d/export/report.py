@@ -66,7 +66,7 @@ class ReportInputs:
     """Flat ``{metric name: value}`` when ground truth exists, else None."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReportConfig:
     """Options of the report."""
 

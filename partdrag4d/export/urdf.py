@@ -34,7 +34,7 @@ from partdrag4d.export.kinematics import joint_range, part_parents, part_pivots
 from partdrag4d.export.parts import PartPiece, split_by_part
 
 
-@dataclass(frozen=True)
+@dataclass
 class UrdfConfig:
     """Options of the URDF writer."""
 

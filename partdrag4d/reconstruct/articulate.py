@@ -45,7 +45,7 @@ from partdrag4d.reconstruct.joints import (
 from partdrag4d.reconstruct.lines import closest_point_on_line
 from partdrag4d.reconstruct.pose import masked_rms, project, refine_pose, reprojection_errors
 from partdrag4d.reconstruct.se3 import invert_T, kabsch, transform_points
-from partdrag4d.reconstruct.segment import SegmentConfig, face_labels, label_vertices
+from partdrag4d.reconstruct.segment import SegmentConfig, label_faces, vertex_labels
 
 
 @dataclass(frozen=True)
@@ -416,11 +416,12 @@ def run_articulate(
     remap = np.array([new_index[m] for m in range(P)])
     anchor_part = np.where(point_part >= 0, remap[np.maximum(point_part, 0)], -1)
     faces = mesh.faces
-    vertex_part = label_vertices(mesh.vertices, faces, obs.anchors, anchor_part, P, cfg.segment)
+    face_part = label_faces(mesh.vertices, faces, obs.anchors, anchor_part, P, cfg.segment)
+    vertex_part = vertex_labels(faces, face_part, mesh.num_vertices, P)
     return Articulation(
         part_names=tuple(names),
         vertex_part=vertex_part,
-        face_part=face_labels(faces, vertex_part),
+        face_part=face_part,
         T_world_part=T_world,
         joints=tuple(joints),
         fps=10.0,

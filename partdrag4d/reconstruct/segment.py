@@ -1,10 +1,8 @@
-"""Mesh segmentation from labelled surface points: every vertex and face gets a part,
+"""Mesh segmentation from labelled surface points: every face and vertex gets a part,
 including surface no camera saw, and the mesh can be split along part boundaries.
 
-Labels come from tracked anchors (rest-state points with a part index, -1 = unknown).
-Vertices vote from nearby anchors; a welded connected component that is almost
-entirely one part takes that part; the rest propagates over mesh edges, and surfaces
-unreachable by edges take the nearest labelled vertex's part.
+Labels come from tracked anchors (rest-state points with a part index, -1 = unknown),
+which vote for the triangle they lie on; see :func:`label_faces`.
 """
 
 from __future__ import annotations
@@ -22,14 +20,13 @@ from partdrag4d.containers import Primitive, SceneMesh
 
 @dataclass(frozen=True)
 class SegmentConfig:
-    """Settings of vertex labelling."""
+    """Settings of face/vertex labelling."""
 
-    knn: int = 8
-    """Anchors consulted per vertex."""
-    radius: float = 0.03
-    """Anchors farther than this (fraction of the bbox diagonal) do not vote directly."""
+    surface_tolerance: float = 0.002
+    """Anchors farther than this from the mesh (fraction of the bbox diagonal) do not
+    vote."""
     component_majority: float = 0.9
-    """A welded component whose voting vertices agree at least this much is one part."""
+    """A welded component whose voting faces agree at least this much is one part."""
     weld_tolerance: float = 1e-6
     """Vertices closer than this (fraction of the diagonal) are welded for connectivity."""
 
@@ -41,22 +38,30 @@ def weld(vertices: Float[np.ndarray, "N 3"], tol: float) -> Int[np.ndarray, "N"]
     return inv.reshape(-1)
 
 
-def _adjacency(rep: np.ndarray, faces: np.ndarray, n: int):
-    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
-    e = rep[e]
-    data = np.ones(len(e) * 2)
-    return coo_matrix((data, (np.r_[e[:, 0], e[:, 1]], np.r_[e[:, 1], e[:, 0]])), (n, n)).tocsr()
+def _face_adjacency(rep: np.ndarray, faces: np.ndarray):
+    """Faces sharing a (welded) vertex are adjacent (sparse F x F)."""
+    F = len(faces)
+    inc = coo_matrix(
+        (np.ones(3 * F), (np.repeat(np.arange(F), 3), rep[faces].ravel())),
+        (F, int(rep.max()) + 1),
+    ).tocsr()
+    return (inc @ inc.T).tocsr()
 
 
-def label_vertices(
+def label_faces(
     vertices: Float[np.ndarray, "N 3"],
     faces: Int[np.ndarray, "F 3"],
     points: Float[np.ndarray, "M 3"],
     point_part: Int[np.ndarray, "M"],
     num_parts: int,
     cfg: SegmentConfig,
-) -> Int[np.ndarray, "N"]:
-    """Part index of every vertex from labelled surface points.
+) -> Int[np.ndarray, "F"]:
+    """Part index of every face from labelled surface points.
+
+    Each point votes for the triangle it lies on; a welded connected component whose
+    votes (almost) agree becomes one part; other unlabelled faces take the majority of
+    their labelled neighbours, ring by ring; faces unreachable that way take the nearest
+    labelled face's part.
 
     Args:
         vertices: rest-state mesh vertices.
@@ -67,59 +72,61 @@ def label_vertices(
         cfg: settings.
 
     Returns:
-        Part index in ``[0, P)`` per vertex (0 when nothing is labelled at all).
+        Part index in ``[0, P)`` per face (0 when nothing is labelled at all).
     """
+    import trimesh
+
+    F = len(faces)
     diag = float(np.linalg.norm(vertices.max(0) - vertices.min(0))) or 1.0
     keep = point_part >= 0
     points, point_part = points[keep], point_part[keep]
     if len(points) == 0:
-        return np.zeros(len(vertices), np.int64)
-    rep = weld(vertices, cfg.weld_tolerance * diag)
-    n = int(rep.max()) + 1
-    wv = np.zeros((n, 3))
-    wv[rep] = vertices
-    # 1. Direct, distance-weighted votes of nearby anchors.
-    k = min(cfg.knn, len(points))
-    d, idx = cKDTree(points).query(wv, k=k, distance_upper_bound=cfg.radius * diag)
-    d, idx = d.reshape(n, k), idx.reshape(n, k)
-    votes = np.zeros((n, num_parts))
-    valid = np.isfinite(d)
-    rows = np.repeat(np.arange(n)[:, None], k, 1)[valid]
-    np.add.at(votes, (rows, point_part[idx[valid]]), 1.0 / (d[valid] + 1e-3 * diag))
+        return np.zeros(F, np.int64)
+    tm = trimesh.Trimesh(vertices, faces, process=False)
+    _, dist, tri = trimesh.proximity.closest_point(tm, points)
+    on = dist <= cfg.surface_tolerance * diag
+    votes = np.zeros((F, num_parts))
+    np.add.at(votes, (tri[on], point_part[on]), 1.0)
     label = np.where(votes.sum(1) > 0, votes.argmax(1), -1)
-    # 2. Components that (almost) agree become one part.
-    adj = _adjacency(rep, faces, n)
+    rep = weld(vertices, cfg.weld_tolerance * diag)
+    adj = _face_adjacency(rep, faces)
     ncomp, comp = connected_components(adj, directed=False)
     for c in range(ncomp):
         m = comp == c
-        lab = label[m]
-        lab = lab[lab >= 0]
-        if len(lab) == 0:
-            continue
-        counts = np.bincount(lab, minlength=num_parts)
-        if counts.max() >= cfg.component_majority * len(lab):
-            label[m] = counts.argmax()
-    # 3. Propagate over edges (majority of labelled neighbours), ring by ring.
-    adj = adj.tocsr()
+        v = votes[m].sum(0)
+        if v.sum() > 0 and v.max() >= cfg.component_majority * v.sum():
+            label[m] = v.argmax()
     while True:
         un = np.nonzero(label < 0)[0]
         if len(un) == 0:
             break
-        onehot = np.zeros((n, num_parts))
-        lab_idx = np.nonzero(label >= 0)[0]
-        onehot[lab_idx, label[lab_idx]] = 1.0
+        onehot = np.zeros((F, num_parts))
+        li = np.nonzero(label >= 0)[0]
+        onehot[li, label[li]] = 1.0
         nb = adj[un] @ onehot
         has = nb.sum(1) > 0
         if not has.any():
             break
         label[un[has]] = nb[has].argmax(1)
-    # 4. Unreachable surfaces: nearest labelled vertex.
     un = label < 0
     if un.any():
-        lab_idx = np.nonzero(~un)[0]
-        _, j = cKDTree(wv[lab_idx]).query(wv[un])
-        label[un] = label[lab_idx[j]]
-    return label[rep].astype(np.int64)
+        cent = vertices[faces].mean(1)
+        li = np.nonzero(~un)[0]
+        _, j = cKDTree(cent[li]).query(cent[un])
+        label[un] = label[li[j]]
+    return label.astype(np.int64)
+
+
+def vertex_labels(
+    faces: Int[np.ndarray, "F 3"],
+    face_part: Int[np.ndarray, "F"],
+    num_vertices: int,
+    num_parts: int,
+) -> Int[np.ndarray, "N"]:
+    """Majority part of the faces around each vertex (0 for unreferenced vertices)."""
+    votes = np.zeros((num_vertices, num_parts))
+    np.add.at(votes, (faces.ravel(), np.repeat(face_part, 3)), 1.0)
+    return votes.argmax(1).astype(np.int64)
 
 
 def face_labels(

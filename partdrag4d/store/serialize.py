@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ KIND_VIDEO_SET = "video_set"
 KIND_TRACKS = "tracks"
 KIND_ARTICULATION = "articulation"
 KIND_METRICS = "metrics"
+KIND_FILE_TREE = "file_tree"
 
 CAMERA_CONVENTION = (
     "OpenCV pinhole: camera x right, y down, z forward; K in pixels; T_cam_world (4x4) maps "
@@ -527,6 +529,26 @@ def _load_articulation(d: Path) -> Articulation:
     )
 
 
+@dataclass(frozen=True)
+class FileTree:
+    """Output of a stage that writes files people use as they are (the export stage).
+
+    Saving *moves* ``root`` into the artefact as ``files/`` (it is a scratch folder the
+    stage made); loading gives the ``files/`` folder inside the artefact.
+    """
+
+    root: Path
+    """Folder holding the files."""
+
+
+def _save_file_tree(obj: FileTree, d: Path, cfg: SerializeConfig) -> None:
+    shutil.move(str(obj.root), str(d / "files"))
+
+
+def _load_file_tree(d: Path) -> FileTree:
+    return FileTree(root=d / "files")
+
+
 def _save_metrics(obj: Metrics, d: Path, cfg: SerializeConfig) -> None:
     _write_json(d / "metrics.json", to_jsonable(obj.values))
 
@@ -541,6 +563,7 @@ _SAVERS = {
     Tracks: (KIND_TRACKS, _save_tracks),
     Articulation: (KIND_ARTICULATION, _save_articulation),
     Metrics: (KIND_METRICS, _save_metrics),
+    FileTree: (KIND_FILE_TREE, _save_file_tree),
 }
 _LOADERS = {
     KIND_SCENE_INPUT: _load_scene_input,
@@ -548,6 +571,7 @@ _LOADERS = {
     KIND_TRACKS: _load_tracks,
     KIND_ARTICULATION: _load_articulation,
     KIND_METRICS: _load_metrics,
+    KIND_FILE_TREE: _load_file_tree,
 }
 KINDS: tuple[str, ...] = tuple(_LOADERS)
 

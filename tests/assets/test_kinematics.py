@@ -117,3 +117,27 @@ def test_fixed_joint_ignores_value_and_unknown_joint_raises():
     np.testing.assert_allclose(forward_kinematics(asset, {"fx": 3.0})["b"][:3, 3], [0, 2, 0])
     with pytest.raises(KeyError):
         forward_kinematics(asset, {"nope": 1.0})
+
+
+@pytest.mark.parametrize("category", ["cabinet_drawer", "desk_lamp", "laptop"])
+def test_fk_matches_yourdfpy(tmp_path, category):
+    """Reference check: link poses agree with yourdfpy on a procedural URDF with rpy origins."""
+    yourdfpy = pytest.importorskip("yourdfpy")
+    from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
+    from partdrag4d.assets.urdf import load_urdf
+
+    path = write_procedural(ProceduralConfig(category, seed=4, textured=False), tmp_path)
+    # add a non-trivial rpy on every joint origin to exercise the convention
+    text = path.read_text().replace('rpy="0 0 0"/>\n    <axis', 'rpy="0.2 -0.3 0.4"/>\n    <axis')
+    assert text.count("0.2 -0.3 0.4") == len(text.split("<joint ")) - 1
+    path.write_text(text)
+    asset = load_urdf(path)
+    ref = yourdfpy.URDF.load(str(path), load_meshes=False, build_collision_scene_graph=False)
+    rng = np.random.default_rng(0)
+    q = {j.name: float(rng.uniform(*j.limits)) for j in asset.movable_joints}
+    ref.update_cfg(q)
+    poses = forward_kinematics(asset, q)
+    for link in asset.links:
+        np.testing.assert_allclose(
+            poses[link.name], ref.get_transform(link.name, asset.root), atol=1e-9
+        )

@@ -76,8 +76,8 @@ def test_guidance_ramp_is_per_frame(pipe):
     # After one step, frame 0 (scale 1 = conditional prediction) matches the unguided
     # run while the last frame (scale 3) does not.
     scale = flat[0].abs().max()
-    assert (ramp[0][:, 0] - flat[0][:, 0]).abs().max() < 1e-5 * scale  # batch-size numerics
-    assert (ramp[0][:, -1] - flat[0][:, -1]).abs().max() > 1e-3 * scale
+    assert (ramp[0][:, 0] - flat[0][:, 0]).abs().max() < 1e-3 * scale  # fp32 numerics x sigma_max
+    assert (ramp[0][:, -1] - flat[0][:, -1]).abs().max() > 2e-2 * scale
 
 
 def test_bad_inputs_raise(pipe):
