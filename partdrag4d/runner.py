@@ -94,8 +94,14 @@ def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Fi
     scene: SceneInput = inputs["prepare"]
     metrics = inputs["evaluate"].values or None
     scratch = Path(tempfile.mkdtemp(prefix="partdrag4d-export-"))
-    export_all(inputs["articulate"], scene.mesh, inputs["generate"], metrics, scratch,
-               replace(cfg, name=cfg.name or scene.name))
+    export_all(
+        inputs["articulate"],
+        scene.mesh,
+        inputs["generate"],
+        metrics,
+        scratch,
+        replace(cfg, name=cfg.name or scene.name),
+    )
     return FileTree(scratch)  # moved into the store by the writer
 
 
@@ -113,8 +119,13 @@ def _stage_table() -> dict[str, Stage]:
             "articulate", "1", ("prepare", "generate", "track"), lambda c: c.articulate, _articulate
         ),
         Stage("evaluate", "1", ("prepare", "articulate"), lambda c: {}, _evaluate),
-        Stage("export", "1", ("prepare", "generate", "articulate", "evaluate"),
-              lambda c: c.export, _export),
+        Stage(
+            "export",
+            "1",
+            ("prepare", "generate", "articulate", "evaluate"),
+            lambda c: c.export,
+            _export,
+        ),
     ]
     return {s.name: s for s in stages}
 

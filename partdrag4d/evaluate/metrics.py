@@ -5,7 +5,9 @@ of links that move together in the animation (a link hangs on its nearest ancest
 joint that actually moves; fixed or unanimated joints merge links). Predicted parts
 are matched to GT parts by Hungarian matching on area-weighted vertex IoU; a GT joint
 is matched to the predicted joint whose child part matched the GT joint's child group.
-Joint frames are compared in the world frame at the rest state (frame 0).
+Joint frames are compared in the world frame at the rest state (frame 0). Axes within
+1 degree of parallel get the distance of the predicted pivot to the GT axis as position
+error (the skew-line formula would report their far-away crossing as ~0).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from partdrag4d.reconstruct.lines import axis_angle_deg, line_distance
 from partdrag4d.reconstruct.se3 import invert_T, rotation_angle, transform_points
 
 _NUM_SAMPLES = 10_000
+_PARALLEL_SIN = float(np.sin(np.radians(1.0)))
 
 
 def _gt_groups(scene: SceneInput) -> tuple[np.ndarray, list[str | None], np.ndarray]:
@@ -133,7 +136,9 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
             entry["type_correct"] = pj.type is js.type
             entry["axis_angle_deg"] = axis_angle_deg(pj.axis, a_gt)
             if js.type is JointType.REVOLUTE:
-                d = line_distance(o_gt, a_gt, pj.origin, pj.axis)
+                # Below 1 degree the lines' closest approach usually lies far outside
+                # the object: use the point-to-line distance instead (see module doc).
+                d = line_distance(o_gt, a_gt, pj.origin, pj.axis, _PARALLEL_SIN)
                 entry["axis_pos_err"] = d
                 entry["axis_pos_err_rel"] = d / diag
             R_gt = rel[:Tn, link_of_joint[name]]

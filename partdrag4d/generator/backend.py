@@ -69,7 +69,7 @@ def load_pipeline(cfg: PuppetMasterConfig):
     dtype = getattr(torch, cfg.dtype)
     try:
         pipe = DragVideoPipeline.from_pretrained(cfg.model_path, torch_dtype=dtype)
-    except (OSError, ValueError, EnvironmentError) as err:
+    except (OSError, ValueError) as err:
         raise InputError(
             "generator.model_path",
             "model_path",
@@ -134,9 +134,7 @@ def generate_puppet_master(
         views = list(range(start, min(V, start + cfg.views_per_batch)))
         images, drags, masks = [], [], []
         for v in views:
-            d, m = select_view_drags(
-                scene.drags.points_2d[v], scene.drags.visible[v], W, H, slots
-            )
+            d, m = select_view_drags(scene.drags.points_2d[v], scene.drags.visible[v], W, H, slots)
             conditioned[v, np.flatnonzero(scene.drags.visible[v])[:slots]] = True
             images.append(torch.from_numpy(firsts[v]).permute(2, 0, 1).float() / 255.0)
             drags.append(torch.from_numpy(d))

@@ -11,8 +11,15 @@ PREFIX = "stages=[prepare,generate]"
 
 
 def run_app(tmp_path: Path, *args: str, multirun: bool = False) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "partdrag4d", *(["-m"] if multirun else []), "debug=tiny",
-           f"paths.cache_dir={tmp_path / 'cache'}", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "partdrag4d",
+        *(["-m"] if multirun else []),
+        "debug=tiny",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        *args,
+    ]
     if multirun:
         cmd.append(f"hydra.sweep.dir={tmp_path / 'sweep'}")
     else:
@@ -79,14 +86,27 @@ def test_drag_off_the_surface_is_an_error(tmp_path):
     mesh = tmp_path / "box.glb"
     trimesh.creation.box(extents=(0.4, 0.3, 0.5)).export(mesh)
     drags = tmp_path / "drags.json"
-    drags.write_text(json.dumps({"drags": [
-        {"start": [0.2, 0.0, 0.0], "end": [0.3, 0.0, 0.0]},
-        {"start": [0.0, 0.0, 0.9], "end": [0.1, 0.0, 0.9]},
-    ]}))
-    res = run_app(tmp_path, "asset=mesh", f"asset.path={mesh}", "drags=file",
-                  f"drags.path={drags}", "stages=[prepare]")
-    assert res.returncode == 2 and "drags[1].start" in res.stderr and "off the surface" in (
-        res.stderr)
+    drags.write_text(
+        json.dumps(
+            {
+                "drags": [
+                    {"start": [0.2, 0.0, 0.0], "end": [0.3, 0.0, 0.0]},
+                    {"start": [0.0, 0.0, 0.9], "end": [0.1, 0.0, 0.9]},
+                ]
+            }
+        )
+    )
+    res = run_app(
+        tmp_path,
+        "asset=mesh",
+        f"asset.path={mesh}",
+        "drags=file",
+        f"drags.path={drags}",
+        "stages=[prepare]",
+    )
+    assert (
+        res.returncode == 2 and "drags[1].start" in res.stderr and "off the surface" in (res.stderr)
+    )
 
 
 def test_multirun_with_a_failing_job_finishes_the_other(tmp_path):
@@ -96,7 +116,10 @@ def test_multirun_with_a_failing_job_finishes_the_other(tmp_path):
         json.loads(p.read_text())["status"] for p in (tmp_path / "sweep").glob("*/status.json")
     }
     assert statuses == {"ok", "failed"}
-    ok_dir = next(p.parent for p in (tmp_path / "sweep").glob("*/status.json")
-                  if json.loads(p.read_text())["status"] == "ok")
+    ok_dir = next(
+        p.parent
+        for p in (tmp_path / "sweep").glob("*/status.json")
+        if json.loads(p.read_text())["status"] == "ok"
+    )
     assert (ok_dir / "videos" / "view_00.mp4").is_file()
     assert (ok_dir / "contact_sheet.png").is_file()

@@ -81,8 +81,14 @@ def test_crash_mid_write_leaves_no_artefact_and_rerun_completes(tmp_path, monkey
 @pytest.mark.parametrize("kill_after_s", [1.0, 2.5])
 def test_killed_process_leaves_only_complete_artefacts(tmp_path, kill_after_s):
     cmd = [
-        sys.executable, "-m", "partdrag4d", "debug=tiny", PREFIX, f"out_dir={tmp_path / 'out'}",
-        f"paths.cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={tmp_path / 'run'}",
+        sys.executable,
+        "-m",
+        "partdrag4d",
+        "debug=tiny",
+        PREFIX,
+        f"out_dir={tmp_path / 'out'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(kill_after_s)

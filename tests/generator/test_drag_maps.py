@@ -59,9 +59,7 @@ def test_points_outside_the_image_are_not_drawn():
 
 def test_pixel_normalisation_matches_corner_convention():
     pts = np.array([[0.0, 0.0], [128.0, 64.0], [256.0, 128.0]])
-    np.testing.assert_allclose(
-        pixels_to_normalized(pts, 256, 128), [[0, 0], [0.5, 0.5], [1, 1]]
-    )
+    np.testing.assert_allclose(pixels_to_normalized(pts, 256, 128), [[0, 0], [0.5, 0.5], [1, 1]])
 
 
 def test_sincos_embedding_and_padding():

@@ -62,9 +62,7 @@ def test_guidance_ramp_is_per_frame(pipe):
 
     ramp, flat = [], []
     pipe(**_inputs(output_type="latent", callback_on_step_end=first_step(ramp)))
-    torch.testing.assert_close(
-        pipe.guidance_scale[0, :, 0, 0, 0], torch.linspace(1.0, 3.0, T)
-    )
+    torch.testing.assert_close(pipe.guidance_scale[0, :, 0, 0, 0], torch.linspace(1.0, 3.0, T))
     pipe(
         **_inputs(
             output_type="latent",

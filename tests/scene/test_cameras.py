@@ -33,7 +33,9 @@ def test_auto_framing_keeps_bbox_in_view():
     cfg = RigConfig(num_views=8, azimuth_spread_deg=360.0, width=64, height=64)
     bounds = np.array([[-1.0, -0.3, 0.0], [1.0, 0.3, 0.5]])
     rig = orbit_rig(cfg, bounds)
-    corners = np.array([[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1] for z in bounds[:, 2]])
+    corners = np.array(
+        [[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1] for z in bounds[:, 2]]
+    )
     uv, z = project_points(rig, corners)
     assert np.all(z > 0)
     assert np.all((uv >= 0) & (uv <= 64))
