@@ -32,6 +32,11 @@ def run_job(cfg: PipelineConfig, run_dir: Path, multirun: bool) -> int:
     try:
         result = run_pipeline(cfg, Path(cfg.out_dir))
         status["executed"] = result.executed
+        metrics = Path(cfg.out_dir) / "metrics.json"
+        if metrics.is_file():
+            from partdrag4d.evaluate.metrics import format_metrics_table
+
+            print(format_metrics_table(json.loads(metrics.read_text())))
         print(f"partdrag4d: wrote {cfg.out_dir} (computed: {result.executed or 'nothing'})")
         code = 0
     except InputError as err:

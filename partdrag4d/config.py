@@ -17,6 +17,9 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from partdrag4d.export.bundle import ExportConfig
+from partdrag4d.generator.backend import PuppetMasterConfig
+from partdrag4d.reconstruct.articulate import ArticulateConfig
+from partdrag4d.reconstruct.track import TrackConfig
 from partdrag4d.store.store import CacheMode
 
 # --------------------------------------------------------------------------- asset
@@ -182,6 +185,13 @@ class RenderGeneratorConfig(GeneratorConfig):
 
 
 @dataclass
+class PuppetMasterGeneratorConfig(PuppetMasterConfig, GeneratorConfig):
+    """The drag-conditioned video diffusion model (fields: PuppetMasterConfig)."""
+
+    _target_: str = "partdrag4d.generate.diffusion_backend.generate_diffusion"
+
+
+@dataclass
 class FilesGeneratorConfig(GeneratorConfig):
     """Import videos made elsewhere: a folder holding ``cameras.json`` and one
     ``view_XX.mp4`` or ``view_XX/`` of PNG frames per camera."""
@@ -239,6 +249,10 @@ class PipelineConfig:
     """Cache and asset folders (group ``paths``)."""
     runtime: RuntimeConfig = MISSING
     """Seed, cache mode, progress (group ``runtime``)."""
+    track: TrackConfig = MISSING
+    """Tracking settings (group ``track``)."""
+    articulate: ArticulateConfig = MISSING
+    """Part/joint fitting settings (group ``articulate``)."""
     export: ExportConfig = MISSING
     """GLB / URDF / report options (group ``export``)."""
     out_dir: str = "${hydra:runtime.output_dir}"
@@ -272,8 +286,11 @@ def register_configs() -> None:
         ("rig", "orbit_schema", RigConfig),
         ("generator", "render_schema", RenderGeneratorConfig),
         ("generator", "files_schema", FilesGeneratorConfig),
+        ("generator", "puppet_master_schema", PuppetMasterGeneratorConfig),
         ("paths", "paths_schema", PathsConfig),
         ("runtime", "runtime_schema", RuntimeConfig),
         ("export", "export_schema", ExportConfig),
+        ("track", "track_schema", TrackConfig),
+        ("articulate", "articulate_schema", ArticulateConfig),
     ]:
         cs.store(group=group, name=name, node=node)

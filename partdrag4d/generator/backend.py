@@ -68,7 +68,7 @@ def load_pipeline(cfg: PuppetMasterConfig):
         raise InputError("generator.model_path", "model_path", f"is empty; {_HOW_TO_GET_WEIGHTS}")
     dtype = getattr(torch, cfg.dtype)
     try:
-        pipe = DragVideoPipeline.from_pretrained(cfg.model_path, torch_dtype=dtype)
+        pipe = DragVideoPipeline.from_pretrained(cfg.model_path, dtype=dtype)
     except (OSError, ValueError) as err:
         raise InputError(
             "generator.model_path",

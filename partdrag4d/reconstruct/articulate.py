@@ -48,7 +48,7 @@ from partdrag4d.reconstruct.se3 import invert_T, kabsch, transform_points
 from partdrag4d.reconstruct.segment import SegmentConfig, label_faces, vertex_labels
 
 
-@dataclass(frozen=True)
+@dataclass
 class ArticulateConfig:
     """Settings of the articulate stage (pixel thresholds at the video resolution)."""
 

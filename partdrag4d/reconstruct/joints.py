@@ -121,7 +121,7 @@ def _orient(a: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return a, values
 
 
-@dataclass(frozen=True)
+@dataclass
 class JointSelectConfig:
     """Thresholds of joint-type model selection (lengths relative to the bbox diagonal)."""
 

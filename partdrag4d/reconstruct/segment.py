@@ -18,7 +18,7 @@ from scipy.spatial import cKDTree
 from partdrag4d.containers import Primitive, SceneMesh
 
 
-@dataclass(frozen=True)
+@dataclass
 class SegmentConfig:
     """Settings of face/vertex labelling."""
 

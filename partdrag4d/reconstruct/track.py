@@ -32,7 +32,7 @@ _PRESETS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass
 class TrackConfig:
     """Settings of the track stage."""
 
@@ -59,8 +59,9 @@ class TrackConfig:
     min_ncc: float = 0.75
     """Tracks whose patch correlation with the previous frame falls below this are lost
     (a surface occluded by another rarely passes the forward-backward check alone)."""
-    upsample: int = 2
-    """Images are upscaled by this factor before flow (DIS is coarse on small images)."""
+    upsample: int = 0
+    """Images are upscaled by this factor before flow (DIS is coarse on small images);
+    0 = automatic: the smallest factor giving a short side of at least 256 px."""
     finest_scale: int = 0
     """DIS finest pyramid level (0 = full resolution of the upscaled image)."""
     max_reprojection_px: float = 2.0
@@ -164,7 +165,7 @@ def track_points_2d(
         ``(uv, visible, confidence)``; a lost track stays invisible (confidence 0).
     """
     T, H, W, _ = frames.shape
-    s = max(1, cfg.upsample)
+    s = cfg.upsample if cfg.upsample > 0 else max(1, -(-256 // min(H, W)))
     gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
     if s > 1:
         gray = [cv2.resize(g, (W * s, H * s), interpolation=cv2.INTER_CUBIC) for g in gray]

@@ -19,9 +19,14 @@ REQUIRED = {
 }
 
 
+# conf/train/ is the training tool's own config (tools/train_drag_model.py).
+NOT_PIPELINE_GROUPS = {"train"}
+
+
 def _options() -> list[tuple[str, str]]:
     out = []
-    for group in sorted(p for p in Path(CONF_DIR).iterdir() if p.is_dir()):
+    groups = (p for p in Path(CONF_DIR).iterdir() if p.is_dir())
+    for group in sorted(g for g in groups if g.name not in NOT_PIPELINE_GROUPS):
         for f in sorted(group.glob("*.yaml")):
             out.append((group.name, f.stem))
     return out

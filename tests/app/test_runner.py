@@ -14,7 +14,7 @@ from partdrag4d.errors import InputError
 from partdrag4d.runner import run_pipeline
 from partdrag4d.store import serialize
 
-from .helpers import job_config
+from app_helpers import job_config
 
 PREFIX = "stages=[prepare,generate]"
 
