@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,8 @@ def _articulate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -
 
     scene: SceneInput = inputs["prepare"]
     videos: VideoSet = inputs["generate"]
-    return run_articulate(cfg, inputs["track"], scene.mesh, videos.cameras, scene.drags, rng)
+    art = run_articulate(cfg, inputs["track"], scene.mesh, videos.cameras, scene.drags, rng)
+    return replace(art, fps=videos.fps)  # per-frame values are at the videos' frame rate
 
 
 def _evaluate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Metrics:
@@ -87,8 +88,6 @@ def _evaluate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> 
 
 
 def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> FileTree:
-    from dataclasses import replace
-
     from partdrag4d.export.bundle import export_all
 
     scene: SceneInput = inputs["prepare"]

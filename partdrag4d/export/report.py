@@ -200,12 +200,25 @@ def _png(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _cell(value: object) -> str:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"<td>{html.escape(text)}</td>"
+
+
 def _metrics_table(metrics: dict) -> str:
-    rows = []
+    """Scalar metrics as one table; a list of per-item dicts (e.g. per-joint metrics) as a
+    table of its own with the dicts' scalar fields as columns."""
+    rows, tables = [], []
     for key, value in metrics.items():
-        text = f"{value:.4g}" if isinstance(value, float) else str(value)
-        rows.append(f"<tr><td>{html.escape(str(key))}</td><td>{html.escape(text)}</td></tr>")
-    return "<table><tr><th>metric</th><th>value</th></tr>" + "".join(rows) + "</table>"
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            cols = [k for k, v in value[0].items() if not isinstance(v, list | dict)]
+            head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
+            body = "".join("<tr>" + "".join(_cell(d.get(c)) for c in cols) + "</tr>" for d in value)
+            tables.append(f"<h3>{html.escape(key)}</h3><table><tr>{head}</tr>{body}</table>")
+        else:
+            rows.append(f"<tr><td>{html.escape(str(key))}</td>{_cell(value)}</tr>")
+    main = "<table><tr><th>metric</th><th>value</th></tr>" + "".join(rows) + "</table>"
+    return main + "".join(tables)
 
 
 def _joint_table(art: Articulation) -> str:

@@ -39,6 +39,8 @@ class TinyConfig:
     """Drag map encoder channels."""
     drag_pos_embed_dim: int = 16
     """Sin-cos embedding size per point."""
+    vae_block_out_channels: tuple[int, ...] = (32, 32, 32, 32)
+    """VAE channels per block; the VAE downsamples by 2^(len - 1) (8, as SVD's)."""
 
 
 def tiny_svd_unet(cfg: TinyConfig = TinyConfig()) -> UNetSpatioTemporalConditionModel:
@@ -82,11 +84,14 @@ def tiny_svd_components(cfg: TinyConfig = TinyConfig(), seed: int = 0) -> dict:
     torch.manual_seed(seed)
     unet = tiny_svd_unet(cfg)
     torch.manual_seed(seed)
+    # Four blocks like SVD's VAE, so the latents are 1/8 of the image as in the real
+    # model: with a 2x VAE a 256^2 generation would run the UNet's attention on 128^2
+    # latents (minutes on CPU). 32 channels is the minimum of the VAE's GroupNorm(32).
     vae = AutoencoderKLTemporalDecoder(
-        block_out_channels=[32, 64],
+        block_out_channels=list(cfg.vae_block_out_channels),
         in_channels=3,
         out_channels=3,
-        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        down_block_types=["DownEncoderBlock2D"] * len(cfg.vae_block_out_channels),
         latent_channels=4,
     )
     torch.manual_seed(seed)

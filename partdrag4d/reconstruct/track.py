@@ -66,6 +66,12 @@ class TrackConfig:
     """DIS finest pyramid level (0 = full resolution of the upscaled image)."""
     max_reprojection_px: float = 2.0
     """Triangulated points whose reprojection exceeds this in any view are dropped (NaN)."""
+    presmooth_sigma_px: float = 0.0
+    """Gaussian pre-blur of every frame before flow (pixels at video resolution): makes
+    DIS robust to pixel noise and to frames blurred differently (generated videos)."""
+    normalize_intensity: bool = False
+    """Match every frame's foreground brightness mean/std to frame 0's before flow
+    (removes the slow colour drift of generated videos)."""
 
 
 def _check_inputs(videos: VideoSet, mesh: SceneMesh) -> None:
@@ -153,6 +159,32 @@ def _compose(flow_0a: np.ndarray, flow_ab: np.ndarray) -> np.ndarray:
     return flow_0a + warped
 
 
+def _preprocess(
+    frames: UInt8[np.ndarray, "T H W 3"],
+    cfg: TrackConfig,
+    alpha: Float[np.ndarray, "T H W"] | None,
+) -> list[np.ndarray]:
+    """Gray frames for flow: optional brightness normalisation to frame 0 and pre-blur."""
+    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    if cfg.normalize_intensity:
+        g = [x.astype(np.float32) for x in gray]
+        masks = [
+            (alpha[t] > 0.5) if alpha is not None else foreground(frames[t], cfg.background_threshold)
+            for t in range(len(frames))
+        ]
+        m0 = masks[0]
+        mu0, sd0 = float(g[0][m0].mean()), float(g[0][m0].std()) + 1e-6
+        for t in range(1, len(g)):
+            # Background and foreground both: an affine gain/offset is global.
+            m = masks[t] if masks[t].sum() > 16 else m0
+            mu, sd = float(g[t][m].mean()), float(g[t][m].std()) + 1e-6
+            g[t] = (g[t] - mu) * (sd0 / sd) + mu0
+        gray = [np.clip(np.round(x), 0, 255).astype(np.uint8) for x in g]
+    if cfg.presmooth_sigma_px > 0:
+        gray = [cv2.GaussianBlur(x, (0, 0), cfg.presmooth_sigma_px) for x in gray]
+    return gray
+
+
 def track_points_2d(
     frames: UInt8[np.ndarray, "T H W 3"],
     uv0: Float[np.ndarray, "N 2"],
@@ -166,7 +198,7 @@ def track_points_2d(
     """
     T, H, W, _ = frames.shape
     s = cfg.upsample if cfg.upsample > 0 else max(1, -(-256 // min(H, W)))
-    gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    gray = _preprocess(frames, cfg, alpha)
     if s > 1:
         gray = [cv2.resize(g, (W * s, H * s), interpolation=cv2.INTER_CUBIC) for g in gray]
     dis = cv2.DISOpticalFlow_create(_PRESETS[cfg.flow_preset])

@@ -62,7 +62,7 @@ def test_default_is_typed():
 
 def test_debug_tiny_overrides_sizes():
     cfg = _compose(["debug=tiny"])
-    assert (cfg.rig.num_views, cfg.rig.width, cfg.drags.num_frames) == (2, 64, 6)
+    assert (cfg.rig.num_views, cfg.rig.width, cfg.drags.num_frames) == (3, 128, 8)
 
 
 def test_type_errors_are_caught():

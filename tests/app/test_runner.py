@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from app_helpers import job_config
 
 from partdrag4d.errors import InputError
 from partdrag4d.runner import run_pipeline
 from partdrag4d.store import serialize
-
-from app_helpers import job_config
 
 PREFIX = "stages=[prepare,generate]"
 
