@@ -7,8 +7,7 @@ set -euo pipefail
 need=()
 ldconfig -p | grep -q 'libEGL.so.1' || need+=(libegl1)
 ldconfig -p | grep -q 'libEGL_mesa.so.0' || need+=(libegl-mesa0)
-ls /usr/lib/*/dri/swrast_dri.so /usr/lib/*/dri/llvmpipe_dri.so >/dev/null 2>&1 \
-  || need+=(libgl1-mesa-dri)
+compgen -G '/usr/lib/*/dri/swrast_dri.so' >/dev/null || need+=(libgl1-mesa-dri)
 if [[ "${1:-}" == "--test" ]]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v node >/dev/null 2>&1 || need+=(nodejs)

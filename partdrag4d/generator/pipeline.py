@@ -361,6 +361,9 @@ class DragVideoPipeline(DiffusionPipeline):
 
         # 7. Denoising loop.
         self._num_timesteps = len(timesteps)
+        # The drag modulation and token positions depend on the drags only: computed at
+        # the first step, reused by the others.
+        drag_cache: dict = {}
         with self.progress_bar(total=num_inference_steps) as progress_bar:
             for i, t in enumerate(timesteps):
                 model_input = torch.cat([latents] * 2) if do_cfg else latents
@@ -374,6 +377,7 @@ class DragVideoPipeline(DiffusionPipeline):
                     drags=drags,
                     drag_mask=drag_mask,
                     return_dict=False,
+                    drag_cache=drag_cache,
                 )[0]
                 if do_cfg:
                     uncond, cond = noise_pred.chunk(2)

@@ -69,28 +69,49 @@ class DragTokenizer(nn.Module):
             nn.Linear(token_dim, token_dim),
         )
 
-    def forward(self, features: torch.Tensor, drags: torch.Tensor) -> torch.Tensor:
+    def positions(self, drags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sampling grid and position embeddings of the drags (features not needed).
+
+        Args:
+            drags: (B, T, K, 2) normalised trajectories.
+
+        Returns:
+            The (B*T, 1, 2K, 2) ``grid_sample`` grid of [start points, current points] and
+            their (B*T, K, 2P) sin-cos embeddings; both depend on the drags only, so a
+            forward pass computes them once for all tokenizers of the same ``P``.
+        """
+        B, T, K, _ = drags.shape
+        start = drags[:, :1].expand(B, T, K, 2)
+        points = torch.cat([start, drags], dim=2).reshape(B * T, 1, 2 * K, 2)
+        # align_corners=False: grid -1/+1 are the outer image edges, matching x in [0, 1].
+        grid = points * 2.0 - 1.0
+        pos = sincos_embed_2d(points[:, 0], self.pos_embed_dim)  # BT 2K P
+        return grid, torch.cat([pos[:, :K], pos[:, K:]], dim=-1)
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        drags: torch.Tensor,
+        positions: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Tokens for every frame.
 
         Args:
             features: (B*T, C, h, w) UNet features (detached here: the tokens read the
                 features without steering them through this path).
             drags: (B, T, K, 2) normalised trajectories.
+            positions: ``self.positions(drags)`` when already computed.
 
         Returns:
             (B*T, K, token_dim) tokens.
         """
-        B, T, K, _ = drags.shape
-        start = drags[:, :1].expand(B, T, K, 2)
-        points = torch.cat([start, drags], dim=2).reshape(B * T, 1, 2 * K, 2)
-        # align_corners=False: grid -1/+1 are the outer image edges, matching x in [0, 1].
-        grid = (points * 2.0 - 1.0).to(features.dtype)
+        K = drags.shape[2]
+        grid, pos = positions if positions is not None else self.positions(drags)
+        grid = grid.to(features.dtype)
         sampled = F.grid_sample(features.detach(), grid, mode="bilinear", align_corners=False)
         sampled = sampled[:, :, 0].transpose(1, 2)  # BT 2K C
         feats = torch.cat([sampled[:, :K], sampled[:, K:]], dim=-1)  # BT K 2C
-        pos = sincos_embed_2d(points[:, 0].to(features.dtype), self.pos_embed_dim)  # BT 2K P
-        pos = torch.cat([pos[:, :K], pos[:, K:]], dim=-1)
-        return self.mlp(torch.cat([feats, pos], dim=-1))
+        return self.mlp(torch.cat([feats, pos.to(features.dtype)], dim=-1))
 
 
 def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -249,12 +270,18 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         index: int,
         hidden_states: torch.Tensor,
         encoded: dict[str, torch.Tensor],
+        cache: dict,
         maps_at: Callable[[int, int], torch.Tensor],
     ) -> torch.Tensor:
-        if key not in encoded:
-            encoded[key] = self.drag_encoders[key](maps_at(*hidden_states.shape[-2:]))
-        scale, shift = self.drag_modulations[key][index](encoded[key]).chunk(2, dim=1)
-        return hidden_states * (1 + scale) + shift
+        """``h * (1 + scale) + shift``; (1 + scale, shift) depend on the drags only, so they
+        are kept in ``cache`` (reused by later denoising steps when the caller keeps it)."""
+        mod = cache.get((key, index))
+        if mod is None:
+            if key not in encoded:
+                encoded[key] = self.drag_encoders[key](maps_at(*hidden_states.shape[-2:]))
+            scale, shift = self.drag_modulations[key][index](encoded[key]).chunk(2, dim=1)
+            mod = cache[(key, index)] = (1 + scale, shift)
+        return torch.addcmul(mod[1], hidden_states, mod[0])
 
     def _transformer(
         self,
@@ -265,6 +292,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         drags: torch.Tensor | None,
         drag_bias: torch.Tensor | None,
         image_only_indicator: torch.Tensor,
+        positions: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """``TransformerSpatioTemporalModel.forward`` with drag tokens in the spatial
         cross-attention and ``num_frames`` handed to the all-to-first processors."""
@@ -275,7 +303,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         if drags is None:
             context, bias = clip_context, None
         else:
-            tokens = tokenizer(hidden_states, drags).to(clip_context.dtype)
+            tokens = tokenizer(hidden_states, drags, positions).to(clip_context.dtype)
             context = torch.cat([clip_context, tokens], dim=1)
             bias = drag_bias
 
@@ -347,6 +375,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         drags: torch.Tensor | None = None,
         drag_mask: torch.Tensor | None = None,
         return_dict: bool = True,
+        drag_cache: dict | None = None,
     ) -> UNetSpatioTemporalConditionOutput | tuple:
         r"""Denoise a clip given the first-frame conditioning and drags.
 
@@ -359,6 +388,12 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
                 for no drag tokens (drag maps all -1).
             drag_mask: (B, K) bool, which slots hold a drag (required with ``drags``).
             return_dict: return a ``UNetSpatioTemporalConditionOutput``.
+            drag_cache: a dict kept by the caller across calls with the *same* drags,
+                mask and sample shape (the denoising steps of one sampling run, under
+                ``torch.no_grad``): the drag modulation (scale, shift) and the token
+                position embeddings, which depend on the drags only, are computed on the
+                first call and reused. Not for training (the weights change between
+                calls). None: nothing is kept.
 
         Returns:
             The (B, T, C_out, h, w) prediction.
@@ -407,7 +442,12 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             num_frames, dim=0, output_size=encoder_hidden_states.shape[0] * num_frames
         )
 
-        # Drag maps are made once per resolution and encoded once per block.
+        # Drag maps are made once per resolution, encoded once per block, and every
+        # drag-only quantity lives in `cache` (the caller's when given, see drag_cache).
+        cache = drag_cache if drag_cache is not None else {}
+        signature = (tuple(sample.shape), num_frames, drags is not None)
+        if cache.setdefault("signature", signature) != signature:
+            raise ValueError("drag_cache was filled by a call with other inputs; use a new dict")
         maps_cache: dict[tuple[int, int], torch.Tensor] = {}
 
         def maps_at(height: int, width: int) -> torch.Tensor:
@@ -417,6 +457,11 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             return maps_cache[(height, width)]
 
         encoded: dict[str, torch.Tensor] = {}
+        positions = None
+        if drags is not None:
+            if "positions" not in cache:
+                cache["positions"] = self.drag_tokenizers["mid"][0].positions(drags)
+            positions = cache["positions"]
         drag_bias = None
         if drags is not None:
             # Additive key bias over [CLIP token, K drag tokens]: -inf hides empty slots
@@ -431,7 +476,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
 
         def transformer(tokenizer, attn, h):
             return self._transformer(
-                attn, tokenizer, h, clip_context, drags, drag_bias, image_only_indicator
+                attn, tokenizer, h, clip_context, drags, drag_bias, image_only_indicator, positions
             )
 
         # 2. pre-process
@@ -452,7 +497,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             key = f"down_{i}"
             for j, (resnet, attn) in enumerate(zip(block.resnets, block.attentions, strict=True)):
                 sample = self._resnet(block, resnet, sample, emb, image_only_indicator)
-                sample = self._modulate(key, j, sample, encoded, maps_at)
+                sample = self._modulate(key, j, sample, encoded, cache, maps_at)
                 sample = transformer(self.drag_tokenizers[key][j], attn, sample)
                 down_block_res_samples += (sample,)
             if block.downsamplers is not None:
@@ -488,7 +533,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
                 sample = torch.cat([sample, res_samples[-1]], dim=1)
                 res_samples = res_samples[:-1]
                 sample = self._resnet(block, resnet, sample, emb, image_only_indicator)
-                sample = self._modulate(key, j, sample, encoded, maps_at)
+                sample = self._modulate(key, j, sample, encoded, cache, maps_at)
                 sample = transformer(self.drag_tokenizers[key][j], attn, sample)
             if block.upsamplers is not None:
                 for upsampler in block.upsamplers:

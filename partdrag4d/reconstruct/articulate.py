@@ -76,6 +76,9 @@ class ArticulateConfig:
     with an RMS error below this (removes near-duplicate parts made of tracking noise)."""
     min_part_fraction: float = 0.05
     """Smallest part as a fraction of the moving points (with ``min_part_points``)."""
+    min_track_frames: int = 4
+    """RANSAC samples need triangulated trajectories over at least this many first
+    frames (the pose is held after a sample's tracks end)."""
     max_fit_points: int = 300
     """Surface points used per pose/joint least-squares fit (random subset; speed)."""
     refine_joints: bool = True
@@ -179,19 +182,54 @@ def _fit_poses(
     return out
 
 
+def _evidence(obs: _Obs) -> np.ndarray:
+    """Per surface point, the largest fraction of frames any of its tracks was seen in."""
+    seen = np.zeros(len(obs.anchors))
+    np.maximum.at(seen, obs.group, obs.vis.mean(0))
+    return seen
+
+
+def _model_overlap(
+    obs: _Obs, models: list[np.ndarray], m: int, groups: np.ndarray, cfg: ArticulateConfig
+) -> float:
+    """Fraction of part ``m``'s points whose predicted image motion another model
+    reproduces within ``merge_threshold_px`` (RMS over *all* frames, observed or not:
+    briefly seen points must not make two different motions look alike)."""
+    if len(groups) == 0:
+        return 1.0
+    entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
+    X, view = obs.X[entries], obs.view[entries]
+    xy_m, _ = project(obs.K, obs.Tcw, view, transform_points(models[m], X))
+    every = np.ones(xy_m.shape[:2], bool)
+    best = np.full(len(entries), np.inf)
+    for o, T_o in enumerate(models):
+        if o != m:
+            e = reprojection_errors(T_o, X, xy_m, view, obs.K, obs.Tcw)
+            best = np.minimum(best, masked_rms(e, every, axis=0))
+    return float(np.mean(best < cfg.merge_threshold_px))
+
+
 def _ransac_part(
     obs: _Obs, remaining: np.ndarray, cfg: ArticulateConfig, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Largest group of remaining points consistent with one rigid motion, or None."""
     T = obs.traj.shape[0]
-    complete = np.all(np.isfinite(obs.traj[..., 0]), axis=0)
+    # Parts that turn away from every camera (a lid opening upwards) lose their tracks
+    # part-way: a sample only needs trajectories over the first frames, and its pose is
+    # held where they end (a joint value that stops changing is still a joint).
+    finite = np.isfinite(obs.traj[..., 0])
+    k = min(T, max(2, cfg.min_track_frames))
+    complete = np.all(finite[:k], axis=0)
     cand = np.nonzero(remaining & complete)[0]
     if len(cand) < max(3, cfg.min_part_points):
         return None
     tree = cKDTree(obs.anchors[cand])
     k = min(cfg.ransac_neighbours, len(cand))
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
-    best_count, best_T = 0, None
+    # A track seen in few frames fits any motion that is small there: weight each
+    # surface point by the fraction of frames it was observed in (its evidence).
+    seen = _evidence(obs)
+    best_count, best_T = 0.0, None
     for _ in range(cfg.ransac_iterations):
         i = int(rng.integers(len(cand)))
         _, nb = tree.query(obs.anchors[cand[i]], k=k)
@@ -201,10 +239,15 @@ def _ransac_part(
         P = obs.anchors[s]
         if np.linalg.norm(np.cross(P[1] - P[0], P[2] - P[0])) < 1e-4 * diag**2:
             continue  # degenerate (near-collinear) sample
-        Ts = kabsch(np.broadcast_to(P, (T, 3, 3)), obs.traj[:, s])
+        known = np.all(finite[:, s], axis=1)
+        Ts = np.broadcast_to(np.eye(4), (T, 4, 4)).copy()
+        Ts[known] = kabsch(np.broadcast_to(P, (int(known.sum()), 3, 3)), obs.traj[known][:, s])
         Ts[0] = np.eye(4)
+        for t in range(1, T):
+            if not known[t]:
+                Ts[t] = Ts[t - 1]
         err = obs.group_rms(Ts, remaining)
-        count = int(np.sum(err < cfg.inlier_threshold_px))
+        count = float(np.sum(seen[err < cfg.inlier_threshold_px]))
         if count > best_count:
             best_count, best_T = count, Ts
     if best_T is None or best_count < cfg.min_part_points:
@@ -357,8 +400,7 @@ def run_articulate(
         drop = None
         for m in sorted(range(1, len(models)), key=lambda m: counts[m]):
             own = label == m
-            others = np.delete(err[own], m, axis=1)
-            explained = np.mean(others.min(1) < cfg.merge_threshold_px) if own.any() else 1.0
+            explained = _model_overlap(obs, models, m, np.nonzero(own)[0], cfg)
             if counts[m] < min_points or explained >= 0.5:
                 drop = m
                 break

@@ -168,8 +168,9 @@ def _preprocess(
     gray = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
     if cfg.normalize_intensity:
         g = [x.astype(np.float32) for x in gray]
+        thr = cfg.background_threshold
         masks = [
-            (alpha[t] > 0.5) if alpha is not None else foreground(frames[t], cfg.background_threshold)
+            (alpha[t] > 0.5) if alpha is not None else foreground(frames[t], thr)
             for t in range(len(frames))
         ]
         m0 = masks[0]

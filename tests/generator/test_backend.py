@@ -1,5 +1,6 @@
 """generate_puppet_master with a tiny saved model returns a valid VideoSet on CPU."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ import torch
 from partdrag4d.containers import CameraRig, DragSet, Material, Primitive, SceneInput, SceneMesh
 from partdrag4d.errors import InputError
 from partdrag4d.generator.backend import PuppetMasterConfig, generate_puppet_master
+from partdrag4d.generator.tiny import tiny_drag_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,9 +40,7 @@ def _scene(V=2, T=3, D=6, size=32):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_drag")
-    subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "make_tiny_drag_model.py"), str(out)], check=True
-    )
+    tiny_drag_pipeline().save_pretrained(out)  # what tools/make_tiny_drag_model.py saves
     return out
 
 
@@ -66,3 +66,55 @@ def test_missing_model_raises_input_error(tmp_path):
             generate_puppet_master(
                 PuppetMasterConfig(model_path=path), scene, torch.Generator().manual_seed(0)
             )
+
+
+def test_tiny_smoke_size_is_fast(model_dir):
+    """The smoke path (2 views x 6 frames at 64^2, 2 steps) takes well under seconds of
+    compute: the tiny VAE downsamples 8x like SVD's, so the UNet sees 8^2 latents."""
+    import time
+
+    scene = _scene(V=2, T=6, size=64)
+    cfg = PuppetMasterConfig(model_path=str(model_dir), num_inference_steps=2, height=64, width=64)
+    t0 = time.process_time()
+    vs = generate_puppet_master(cfg, scene, torch.Generator().manual_seed(0))
+    assert vs.frames.shape == (2, 6, 64, 64, 3)
+    assert time.process_time() - t0 < 10.0  # about 1 s here; minutes before the 8x VAE
+
+
+@pytest.mark.slow
+def test_tools_build_train_and_make_model(tmp_path):
+    """The three Hydra/argparse tools run end to end at tiny sizes."""
+
+    def run(*args):
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}  # tiny models: threads only contend
+        res = subprocess.run(
+            [sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, env=env
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+
+    model, data, runs = tmp_path / "model", tmp_path / "data", tmp_path / "run"
+    run(ROOT / "tools" / "make_tiny_drag_model.py", model)
+    run(
+        ROOT / "tools" / "build_drag_dataset.py",
+        f"pipeline={model}",
+        f"out_dir={data}",
+        "engine.num_clips=2",
+        "engine.num_val_clips=1",
+        "engine.width=64",
+        "engine.height=64",
+        "engine.num_frames=4",
+        f"hydra.run.dir={tmp_path / 'hydra1'}",
+    )
+    run(
+        ROOT / "tools" / "train_drag_model.py",
+        f"init_from={model}",
+        f"cache_dir={data}",
+        f"out_dir={runs}",
+        "max_steps=2",
+        "grad_accum=1",
+        "validation.every=2",
+        "validation.num_inference_steps=1",
+        f"hydra.run.dir={tmp_path / 'hydra2'}",
+    )
+    assert (runs / "pipeline" / "model_index.json").is_file()
+    assert (runs / "validation.json").is_file()

@@ -118,3 +118,28 @@ def test_config_round_trip_and_grads(tmp_path, models):
     loaded(x, 0.7, ctx, ids, drags=drags, drag_mask=mask).sample.square().mean().backward()
     conv = next(iter(loaded.drag_modulations.values()))[0]
     assert conv.weight.grad is not None and conv.weight.grad.abs().sum() > 0
+
+
+@torch.no_grad()
+def test_drag_cache_reuses_drag_only_work_exactly(models):
+    _, drag = models
+    x, ctx, ids, drags, mask = _inputs()
+    # Trained-like modulation (the zero init would hide a stale cache).
+    state = {k: v.clone() for k, v in drag.state_dict().items()}
+    g = torch.Generator().manual_seed(5)
+    for convs in drag.drag_modulations.values():
+        for conv in convs:
+            conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * 0.05)
+    try:
+        cache: dict = {}
+        for t in (0.7, -0.3):  # two denoising steps, one cache
+            ref = drag(x, t, ctx, ids, drags=drags, drag_mask=mask).sample
+            out = drag(x, t, ctx, ids, drags=drags, drag_mask=mask, drag_cache=cache).sample
+            torch.testing.assert_close(out, ref, rtol=0, atol=0)
+        assert any(isinstance(k, tuple) for k in cache)  # the modulation was kept
+        with pytest.raises(ValueError, match="drag_cache"):
+            drag(
+                x[:1], 0.7, ctx[:1], ids[:1], drags=drags[:1], drag_mask=mask[:1], drag_cache=cache
+            )
+    finally:
+        drag.load_state_dict(state)
