@@ -28,17 +28,21 @@ from partdrag4d.generator.tiny import TinyConfig, tiny_svd_unet
 from partdrag4d.generator.unet import DragUNetSpatioTemporalModel
 
 
-def _time(fn, repeats: int, device: str) -> float:
-    fn()  # warm-up
-    if device == "cuda":
-        torch.cuda.synchronize()
-    best = float("inf")
+def _time_interleaved(fns: dict, repeats: int, device: str) -> dict[str, float]:
+    """Best time of each function, calls interleaved so that load drifting on a shared
+    machine hits every variant alike."""
+    best = dict.fromkeys(fns, float("inf"))
+    for fn in fns.values():
+        fn()  # warm-up (and fills the drag cache)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t0)
+        for name, fn in fns.items():
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            fn()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            best[name] = min(best[name], time.perf_counter() - t0)
     return best
 
 
@@ -51,23 +55,23 @@ def bench(name, base, drag, batch, frames, latent, ctx_dim, device, dtype, repea
     drags = torch.rand(batch, frames, K, 2, generator=g, device=device).to(dtype)
     mask = torch.ones(batch, K, dtype=torch.bool, device=device)
     cache: dict = {}
+    fns = {
+        "base": lambda: base(x, 1.0, ctx, ids),
+        "uncached": lambda: drag(x, 1.0, ctx, ids, drags=drags, drag_mask=mask),
+        "cached": lambda: drag(x, 1.0, ctx, ids, drags=drags, drag_mask=mask, drag_cache=cache),
+    }
     with torch.no_grad():
-        t_base = _time(lambda: base(x, 1.0, ctx, ids), repeats, device)
         if device == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        t_full = _time(lambda: drag(x, 1.0, ctx, ids, drags=drags, drag_mask=mask), repeats, device)
-        t_cached = _time(
-            lambda: drag(x, 1.0, ctx, ids, drags=drags, drag_mask=mask, drag_cache=cache),
-            repeats,
-            device,
-        )
+        best = _time_interleaved(fns, repeats, device)
         peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
+    t_base, t_full, t_cached = best["base"], best["uncached"], best["cached"]
     print(
         f"[{name}: {device} {dtype} B={batch} T={frames} latent={latent}] "
         f"base {t_base * 1e3:.1f} ms | drag uncached {t_full * 1e3:.1f} ms, "
         f"ratio {t_full / t_base:.3f} | drag cached {t_cached * 1e3:.1f} ms, "
         f"ratio {t_cached / t_base:.3f}"
-        + (f" | drag peak mem {peak:.2f} GiB" if device == "cuda" else "")
+        + (f" | peak mem (all three) {peak:.2f} GiB" if device == "cuda" else "")
     )
 
 
