@@ -181,3 +181,13 @@ def posed_mesh(
     if not prims:
         raise ValueError(f"asset {asset.name!r} has no visual geometry")
     return SceneMesh(tuple(prims)), np.concatenate(labels)
+
+
+def move_vertices(
+    rest: Float[np.ndarray, "N 3"],
+    vertex_label: Int[np.ndarray, "N"],
+    transforms: Float[np.ndarray, "L 4 4"],
+) -> Float[np.ndarray, "N 3"]:
+    """Move every vertex by the rigid transform of its label (e.g. its link or part)."""
+    M = np.asarray(transforms, dtype=np.float64)[vertex_label]
+    return np.einsum("nij,nj->ni", M[:, :3, :3], rest) + M[:, :3, 3]

@@ -14,6 +14,7 @@ import numpy as np
 from jaxtyping import Float, Int
 
 from partdrag4d.containers import Material, SceneMesh
+from partdrag4d.render.rasterizer import vertex_normals as rasterizer_vertex_normals
 
 
 @dataclass(frozen=True)
@@ -37,16 +38,10 @@ class PartPiece:
 def vertex_normals(
     vertices: Float[np.ndarray, "N 3"], faces: Int[np.ndarray, "F 3"]
 ) -> Float[np.ndarray, "N 3"]:
-    """Area-weighted unit vertex normals; vertices without area get ``+z`` (valid unit)."""
-    tri = vertices[faces]
-    face_n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    normals = np.zeros_like(vertices, dtype=np.float64)
-    for k in range(3):
-        np.add.at(normals, faces[:, k], face_n)
-    length = np.linalg.norm(normals, axis=1, keepdims=True)
-    ok = length[:, 0] > 1e-20
-    normals[ok] /= length[ok]
-    normals[~ok] = (0.0, 0.0, 1.0)
+    """Area-weighted unit vertex normals; vertices without area get ``+z`` (glTF requires
+    unit normals everywhere)."""
+    normals = rasterizer_vertex_normals(vertices, faces)
+    normals[np.linalg.norm(normals, axis=1) == 0] = (0.0, 0.0, 1.0)
     return normals
 
 

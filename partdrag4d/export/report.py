@@ -21,19 +21,20 @@ import base64
 import html
 import io
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import matplotlib
 import numpy as np
 from jaxtyping import Float, Int, UInt8
 from PIL import Image
 
+from partdrag4d.assets.kinematics import move_vertices
 from partdrag4d.containers import Articulation, JointType, SceneMesh, VideoSet
 from partdrag4d.render.camera_math import project
 from partdrag4d.render.rasterizer import Rasterizer
+from partdrag4d.store.video_io import write_mp4
+from partdrag4d.viz import draw_drags
 
 matplotlib.use("Agg")  # headless: no display on CI machines
 import matplotlib.pyplot as plt  # noqa: E402
@@ -83,27 +84,6 @@ def part_color(labels: Int[np.ndarray, "..."]) -> UInt8[np.ndarray, "... 3"]:
     return _PALETTE[np.asarray(labels) % len(_PALETTE)]
 
 
-def draw_drags(
-    frame: UInt8[np.ndarray, "H W 3"],
-    drags_2d: Float[np.ndarray, "T D 2"],
-    visible: np.ndarray,
-) -> UInt8[np.ndarray, "H W 3"]:
-    """Draw each visible drag as its trajectory with an arrow head at the end point."""
-    out = np.ascontiguousarray(frame.copy())
-    thickness = max(1, round(min(frame.shape[:2]) / 128))
-    for d in np.flatnonzero(visible):
-        track = np.round(drags_2d[:, d]).astype(np.int32)
-        if not np.isfinite(drags_2d[:, d]).all():
-            continue
-        cv2.polylines(out, [track[:-1].reshape(-1, 1, 2)], False, (255, 40, 40), thickness)
-        start, end = tuple(int(x) for x in track[0]), tuple(int(x) for x in track[-1])
-        if len(track) > 1:
-            cv2.arrowedLine(out, tuple(int(x) for x in track[-2]), end, (255, 40, 40), thickness,
-                            cv2.LINE_AA, tipLength=0.5)  # fmt: skip
-        cv2.circle(out, start, 2 * thickness, (255, 255, 0), -1, cv2.LINE_AA)
-    return out
-
-
 def overlay_parts(
     frame: UInt8[np.ndarray, "H W 3"], label: Int[np.ndarray, "H W"], opacity: float
 ) -> UInt8[np.ndarray, "H W 3"]:
@@ -145,28 +125,6 @@ def draw_joint_axes(
         center = tuple(int(v) for v in np.round(o_uv[0]))
         cv2.circle(out, center, 2 * thickness, color, -1, cv2.LINE_AA)
     return out
-
-
-def posed_vertices(art: Articulation, mesh: SceneMesh) -> Float[np.ndarray, "T N 3"]:
-    """World vertex positions per frame: each vertex moved by its part's transform."""
-    verts = mesh.vertices.astype(np.float64)
-    T = np.asarray(art.T_world_part, dtype=np.float64)[:, art.vertex_part]  # T N 4 4
-    return np.einsum("tnij,nj->tni", T[..., :3, :3], verts) + T[..., :3, 3]
-
-
-def write_mp4(path: Path, frames: UInt8[np.ndarray, "T H W 3"], fps: float) -> Path:
-    """H.264 / yuv420p MP4 with PyAV (frames padded to even sizes, as yuv420p needs)."""
-    pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
-    frames = np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("h264", rate=Fraction(fps).limit_denominator(1000))
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        for image in frames:
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
 
 
 def _joint_plot(art: Articulation) -> UInt8[np.ndarray, "h w 3"]:
@@ -267,7 +225,8 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
     images: dict[str, np.ndarray] = {}
     half_length = cfg.axis_length * mesh.bbox_diagonal()
     num_frames = min(videos.num_frames, art.T_world_part.shape[0])
-    poses = posed_vertices(art, mesh)[:num_frames]
+    rest = mesh.vertices
+    poses = [move_vertices(rest, art.vertex_part, T) for T in art.T_world_part[:num_frames]]
     vertex_part = np.asarray(art.vertex_part, dtype=np.int64)
     sections = []
     with Rasterizer(mesh, cams.width, cams.height) as rasterizer:
@@ -289,7 +248,7 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
                     for t in range(num_frames)
                 ]
                 side = np.concatenate([frames[:num_frames], np.stack(renders)], axis=2)
-                mp4 = write_mp4(image_dir / f"side_by_side_{tag}.mp4", side, videos.fps)
+                mp4 = write_mp4(side, image_dir / f"side_by_side_{tag}.mp4", videos.fps)
                 video_note = (
                     f'<p><a href="report/{mp4.name}">{mp4.name}</a>: input (left) and '
                     "re-rendered reconstruction (right)</p>"

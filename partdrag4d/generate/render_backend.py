@@ -9,7 +9,6 @@ generated videos. This backend reads ``SceneInput.gt`` by design (ARCHITECTURE.m
 from __future__ import annotations
 
 import numpy as np
-from jaxtyping import Float, Int
 from tqdm import tqdm
 
 from partdrag4d.config import RenderGeneratorConfig
@@ -18,21 +17,11 @@ from partdrag4d.errors import InputError
 from partdrag4d.generate.degrade import degrade_frames, perturb_motion
 
 
-def posed_vertices(
-    rest: Float[np.ndarray, "N 3"],
-    vertex_link: Int[np.ndarray, "N"],
-    T_rel: Float[np.ndarray, "L 4 4"],
-) -> Float[np.ndarray, "N 3"]:
-    """Move every vertex by its link's motion ``T_rel`` (rest world -> posed world)."""
-    M = T_rel[vertex_link]
-    return np.einsum("nij,nj->ni", M[:, :3, :3], rest) + M[:, :3, 3]
-
-
 def generate_render(
     cfg: RenderGeneratorConfig, scene: SceneInput, rng: np.random.Generator
 ) -> VideoSet:
     """Render V views x T frames of the asset moving as the GT joint trajectories say."""
-    from partdrag4d.assets.kinematics import link_poses_over_time
+    from partdrag4d.assets.kinematics import link_poses_over_time, move_vertices
     from partdrag4d.render.rasterizer import Rasterizer, RasterizerConfig
 
     gt = scene.gt
@@ -65,7 +54,7 @@ def generate_render(
             poses = link_poses_over_time(gt.asset, gt.joint_names, values)
             T_rel = poses @ np.linalg.inv(poses[0])[None]
             for t in range(T):
-                verts = posed_vertices(rest, gt.vertex_link, T_rel[t])
+                verts = move_vertices(rest, gt.vertex_link, T_rel[t])
                 out = rast.render(rig.K[v], rig.T_cam_world[v], verts, gt.vertex_link)
                 frames[v, t], alpha[v, t], depth[v, t] = out.rgb, out.alpha, out.depth
                 part_id[v, t], rest_xyz[v, t] = out.label, out.rest_xyz
