@@ -123,3 +123,22 @@ def test_multirun_with_a_failing_job_finishes_the_other(tmp_path):
     )
     assert (ok_dir / "videos" / "view_00.mp4").is_file()
     assert (ok_dir / "contact_sheet.png").is_file()
+
+
+def test_parallel_sweep_shares_upstream_artefacts(tmp_path):
+    """Two jobs at once (joblib launcher) that differ only downstream of `prepare`: one
+    computes `prepare`, the other waits on the key's lock and reuses it."""
+    res = run_app(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "generator.samples=0,4",
+        PREFIX,
+        multirun=True,
+    )
+    assert res.returncode == 0, res.stderr
+    statuses = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/status.json")]
+    assert [s["status"] for s in statuses] == ["ok", "ok"]
+    computed = [s["executed"] for s in statuses]
+    assert sorted(len(c) for c in computed) == [1, 2]
+    assert sum("prepare" in c for c in computed) == 1
