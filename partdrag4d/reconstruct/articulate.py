@@ -8,18 +8,23 @@ mesh (the honesty rule). Steps:
    Kabsch fit of three nearby triangulated trajectories, scored by 2D reprojection of
    every remaining track in its own view; the largest consistent group becomes a part,
    its per-frame poses are refined by robust multi-view 2D-3D least squares; repeat.
+   A hypothesis rotating about an axis far from the object is replaced by a slide, and
+   a found part is split in two when two motions explain it much better (drawers
+   sliding by different amounts otherwise fit one rotation about a far axis).
 3. Every point is reassigned to the model (base or part) that explains it best;
    ambiguous points (e.g. on a hinge line) do not vote.
 4. Per moving part: the parent is the base when a simple joint explains the part's
    motion, otherwise the moving part relative to which it does (nested chains);
    joint type by model selection; then axis, pivot and per-frame values are refitted
-   jointly on reprojection error over all views and frames.
+   jointly on reprojection error over all views and frames. Only frames where enough
+   of the part's tracks survive are trusted; later frames (a door that turned its
+   tracked face away) take their values from the requested drags on the part.
 5. Vertex/face labels by propagation over the mesh (:mod:`.segment`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from jaxtyping import Float
@@ -40,6 +45,7 @@ from partdrag4d.reconstruct.joints import (
     JointFit,
     JointSelectConfig,
     joint_transforms,
+    screw_axis_distance,
     select_joint,
 )
 from partdrag4d.reconstruct.lines import closest_point_on_line
@@ -71,16 +77,39 @@ class ArticulateConfig:
     parent_tolerance: float = 0.003
     """A joint relative to the base whose residual is below this (fraction of the bbox
     diagonal) makes the base the parent; otherwise the best moving part may be."""
-    merge_threshold_px: float = 3.0
+    hinge_gap: float = 0.1
+    """A hinge relative to the base whose axis passes farther than this (fraction of
+    the bbox diagonal) from the part or the base lets a moving part be the parent."""
+    merge_threshold_px: float = 1.5
     """A part is merged away when another model explains at least half of its points
     with an RMS error below this (removes near-duplicate parts made of tracking noise)."""
     min_part_fraction: float = 0.05
     """Smallest part as a fraction of the moving points (with ``min_part_points``)."""
-    min_track_frames: int = 4
+    min_track_frames: int = 2
     """RANSAC samples need triangulated trajectories over at least this many first
     frames (the pose is held after a sample's tracks end)."""
     max_fit_points: int = 300
     """Surface points used per pose/joint least-squares fit (random subset; speed)."""
+    split_gain: float = 0.5
+    """A found part is split in two when two rigid motions explain its points with a
+    median reprojection error below this fraction of the single motion's (two drawers
+    sliding by different amounts fit one rotation about a far axis to within a pixel)."""
+    split_min_px: float = 0.2
+    """Floor of the inlier threshold of the split search (pixels)."""
+    min_frame_support: float = 0.05
+    """A part's pose at a frame is trusted only when at least this fraction of its
+    track entries seen at the rest frame (and at least 20) is seen there: a door that
+    turns its tracked face away from every camera keeps only a few drifting tracks,
+    whose pose would ruin the joint fit. Untrusted frames hold the last trusted value."""
+    per_view_scale: bool = True
+    """The joint refit gives every view its own motion amplitude (generated views
+    disagree on it by several per cent); values are those of the views' mean."""
+    min_trusted_fraction: float = 0.5
+    """Below this fraction of trusted frames, a part's joint type comes from the shape of
+    its requested drag's path when the tracked motion disagrees with it."""
+    drag_curvature: float = 0.05
+    """A drag path deviating from its chord by more than this fraction of the chord's
+    length is curved (a hinge)."""
     refine_joints: bool = True
     """Refit axis, pivot and values jointly on reprojection error."""
     joint: JointSelectConfig = field(default_factory=JointSelectConfig)
@@ -246,6 +275,15 @@ def _ransac_part(
         for t in range(1, T):
             if not known[t]:
                 Ts[t] = Ts[t - 1]
+        if screw_axis_distance(Ts, P.mean(0)) > cfg.joint.far_axis * diag:
+            # No hinge that far: the sample slides (or straddles parts sliding by
+            # different amounts, whose compromise rotation must not win).
+            Ts[:, :3, :3] = np.eye(3)
+            Ts[known, :3, 3] = obs.traj[known][:, s].mean(1) - P.mean(0)
+            Ts[0] = np.eye(4)
+            for t in range(1, T):
+                if not known[t]:
+                    Ts[t] = Ts[t - 1]
         err = obs.group_rms(Ts, remaining)
         count = float(np.sum(seen[err < cfg.inlier_threshold_px]))
         if count > best_count:
@@ -265,6 +303,139 @@ def _ransac_part(
     return poses, inliers
 
 
+def _split_part(
+    obs: _Obs,
+    poses: np.ndarray,
+    inliers: np.ndarray,
+    min_points: int,
+    cfg: ArticulateConfig,
+    rng: np.random.Generator,
+    depth: int = 2,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The part as one or two rigid bodies (list of (poses, member mask)).
+
+    A RANSAC inside the part with a threshold tied to the part's own median error looks
+    for a sub-body; the rest gets its own fitted motion. The split is kept when each
+    point's better motion lowers the median error by ``split_gain`` and both halves are
+    large enough: a genuinely rigid part cannot gain that much from a second motion.
+    """
+    one = [(poses, inliers)]
+    err = obs.group_rms(poses, inliers)
+    m1 = float(np.nanmedian(err[inliers]))
+    sub = replace(
+        cfg, inlier_threshold_px=max(cfg.split_min_px, 0.5 * m1), min_part_points=min_points
+    )
+    found = _ransac_part(obs, inliers, sub, rng)
+    if found is None:
+        return one
+    pa, a = found
+    rest = inliers & ~a
+    if rest.sum() < min_points:
+        return one
+    pb = _fit_poses(obs, np.nonzero(rest)[0], poses, cfg)
+    ea, eb = obs.group_rms(pa, inliers), obs.group_rms(pb, inliers)
+    in_a = inliers & (ea <= eb)
+    in_b = inliers & ~in_a
+    m2 = float(np.nanmedian(np.minimum(ea, eb)[inliers]))
+    if m2 >= cfg.split_gain * m1 or in_a.sum() < min_points or in_b.sum() < min_points:
+        return one
+    pa = _fit_poses(obs, np.nonzero(in_a)[0], pa, cfg)
+    pb = _fit_poses(obs, np.nonzero(in_b)[0], pb, cfg)
+    if depth <= 0:
+        return [(pa, in_a), (pb, in_b)]
+    return [
+        *_split_part(obs, pa, in_a, min_points, cfg, rng, depth - 1),
+        *_split_part(obs, pb, in_b, min_points, cfg, rng, depth - 1),
+    ]
+
+
+def _reliable_frames(obs: _Obs, groups: np.ndarray, cfg: ArticulateConfig) -> np.ndarray:
+    """Frames (T,) where enough of the part's tracks are seen (see ``min_frame_support``);
+    once a frame fails, later frames fail too (tracks do not come back reliably)."""
+    support = obs.vis[:, np.isin(obs.group, groups)].sum(1)
+    ok = support >= max(20.0, cfg.min_frame_support * support[0])
+    ok[0] = True
+    return np.cumprod(ok).astype(bool)
+
+
+def _select(
+    T_rel: np.ndarray, X: np.ndarray, ok: np.ndarray, diag: float, cfg: ArticulateConfig
+) -> JointFit:
+    """:func:`select_joint` on the trusted frames; the other frames hold the last
+    trusted value."""
+    fit = select_joint(T_rel[ok], X, diag, cfg.joint)
+    idx = np.maximum.accumulate(np.where(ok, np.arange(len(ok)), 0))
+    values = np.zeros(len(ok))
+    values[ok] = fit.values
+    return JointFit(fit.type, fit.axis, fit.origin, values[idx], fit.residual)
+
+
+def _joint_from_drag(path: np.ndarray, diag: float, cfg: ArticulateConfig) -> JointFit | None:
+    """A joint from one requested drag path (T, 3) in the parent frame: a curved path is
+    a hinge (axis = normal of the path's plane, pivot = centre of its circle), a straight
+    one a slide. None when the path is too short to tell."""
+    d = path - path[0]
+    length = float(np.linalg.norm(d[-1]))
+    if length < cfg.joint.fixed_motion * diag:
+        return None
+    u = d[-1] / length
+    off = d - np.outer(d @ u, u)
+    if np.max(np.linalg.norm(off, axis=1)) < cfg.drag_curvature * length:
+        values = d @ u
+        return JointFit(JointType.PRISMATIC, u, path[0], values, 0.0)
+    c = path.mean(0)
+    _, _, Vt = np.linalg.svd(path - c, full_matrices=False)
+    n = Vt[2]
+    e1, e2 = Vt[0], Vt[1]
+    # Circle through the in-plane points: |p - m|^2 = r^2 is linear in (m, r^2 - |m|^2).
+    xy = np.c_[(path - c) @ e1, (path - c) @ e2]
+    A = np.c_[2 * xy, np.ones(len(xy))]
+    sol, *_ = np.linalg.lstsq(A, np.sum(xy**2, 1), rcond=None)
+    o = c + sol[0] * e1 + sol[1] * e2
+    r0, r = path[0] - o, path - o
+    ang = np.arctan2(np.cross(r0, r) @ n, r @ r0)
+    if ang[np.argmax(np.abs(ang))] < 0:
+        n, ang = -n, -ang
+    return JointFit(JointType.REVOLUTE, n, o, ang, 0.0)
+
+
+def _values_from_drags(
+    fit: JointFit,
+    T_world_parent: np.ndarray,
+    drag_tracks: np.ndarray,
+    ok: np.ndarray,
+) -> JointFit:
+    """Joint values at untrusted frames (``~ok``) from the requested drags on the part.
+
+    When the part's tracks are lost (a door turning its face away from every camera),
+    the drags the user asked for are the only evidence left: the value at such a frame
+    moves the drag's start point closest to its requested position (mean over drags).
+
+    Args:
+        fit: the joint fitted on the trusted frames.
+        T_world_parent: parent poses (T, 4, 4).
+        drag_tracks: requested world positions of the part's drags (T, D, 3), D >= 1.
+        ok: trusted frames (T,).
+    """
+    if fit.type is JointType.FIXED or ok.all() or drag_tracks.shape[1] == 0:
+        return fit
+    values = fit.values.copy()
+    a, o = fit.axis, fit.origin
+    p0 = drag_tracks[0]  # D 3, at rest (parent frame = world at rest)
+    for t in np.nonzero(~ok)[0]:
+        q = transform_points(invert_T(T_world_parent[t]), drag_tracks[t])
+        if fit.type is JointType.PRISMATIC:
+            values[t] = float(np.mean((q - p0) @ a))
+            continue
+        u, v = p0 - o, q - o
+        u, v = u - np.outer(u @ a, a), v - np.outer(v @ a, a)
+        ang = np.arctan2(np.cross(u, v) @ a, np.sum(u * v, -1))
+        good = (np.linalg.norm(u, axis=1) > 1e-6) & (np.linalg.norm(v, axis=1) > 1e-6)
+        if good.any():
+            values[t] = float(np.mean(ang[good]))
+    return JointFit(fit.type, a, o, values, fit.residual)
+
+
 def _tangent_basis(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     h = np.array([1.0, 0.0, 0.0]) if abs(a[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
     e1 = np.cross(a, h)
@@ -278,57 +449,105 @@ def refine_joint(
     obs: _Obs,
     groups: np.ndarray,
     cfg: ArticulateConfig,
+    frames: np.ndarray | None = None,
 ) -> JointFit:
     """Jointly refit axis, pivot and all frame values (value at frame 0 fixed to 0) by
-    robust least squares on the reprojection error of the part's tracks in all views."""
+    robust least squares on the reprojection error of the part's tracks in all views
+    (only the ``frames`` mask's frames observe; the others keep their values)."""
     if fit.type is JointType.FIXED:
         return fit
     entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
     X, uv, vis, view = obs.X[entries], obs.uv[:, entries], obs.vis[:, entries], obs.view[entries]
+    if frames is not None:
+        vis = vis & frames[:, None]
     e1, e2 = _tangent_basis(fit.axis)
     revolute = fit.type is JointType.REVOLUTE
     c = X.mean(0)
+    T = len(fit.values)
+    views = np.unique(view)
+    # Per-view amplitude (log scale, mean 0 over the views): generated views disagree on
+    # how far a part moves, and one shared value per frame would bend the axis.
+    nv = len(views) - 1 if cfg.per_view_scale and len(views) > 1 else 0
+    in_view = [view == v for v in views]
 
     def unpack(p):
         a = fit.axis + p[0] * e1 + p[1] * e2
         a = a / np.linalg.norm(a)
         o = fit.origin + (p[2] * e1 + p[3] * e2 if revolute else 0.0)
-        q = np.r_[0.0, p[4:]]
-        return a, o, q
+        q = np.r_[0.0, p[4 : 3 + T]]
+        logs = np.r_[-np.sum(p[3 + T :]), p[3 + T :]] if nv else np.zeros(len(views))
+        return a, o, q, np.exp(logs)
 
     def fun(p):
-        a, o, q = unpack(p)
-        Tw = T_world_parent @ joint_transforms(fit.type, a, o, q)
-        xy, _ = project(obs.K, obs.Tcw, view, transform_points(Tw, X))
+        a, o, q, scale = unpack(p)
+        xy = np.empty_like(uv)
+        for k, m in enumerate(in_view):
+            Tw = T_world_parent @ joint_transforms(fit.type, a, o, scale[k] * q)
+            xy[:, m], _ = project(obs.K, obs.Tcw, view[m], transform_points(Tw, X[m]))
         # Invisible observations contribute zero (fixed residual length).
         return ((xy - uv) * vis[..., None])[1:].ravel()
 
-    p0 = np.r_[0.0, 0.0, 0.0, 0.0, fit.values[1:]]
+    p0 = np.r_[0.0, 0.0, 0.0, 0.0, fit.values[1:], np.zeros(nv)]
     res = least_squares(fun, p0, loss="soft_l1", f_scale=cfg.robust_scale_px, max_nfev=100)
     res = least_squares(fun, res.x, loss="cauchy", f_scale=cfg.robust_scale_px, max_nfev=100)
-    a, o, q = unpack(res.x)
+    a, o, q, _ = unpack(res.x)
     o = closest_point_on_line(o, a, c) if revolute else c
     if q[np.argmax(np.abs(q))] < 0:
         a, q = -a, -q
     return JointFit(fit.type, a, o, q, fit.residual)
 
 
+def _hinge_gap(fit: JointFit, X_child: np.ndarray, X_parent: np.ndarray) -> float:
+    """How far (m) a revolute axis passes from the nearer of the two parts' surface
+    points, the larger over both parts (0 for other joint types): a real hinge touches
+    both the child and its parent."""
+    if fit.type is not JointType.REVOLUTE or len(X_child) == 0 or len(X_parent) == 0:
+        return 0.0
+
+    def dist(X: np.ndarray) -> float:
+        d = X - fit.origin
+        return float(np.min(np.linalg.norm(d - np.outer(d @ fit.axis, fit.axis), axis=1)))
+
+    return max(dist(X_child), dist(X_parent))
+
+
 def _choose_parents(
-    poses: list[np.ndarray], X_parts: list[np.ndarray], diag: float, cfg: ArticulateConfig
+    poses: list[np.ndarray],
+    X_parts: list[np.ndarray],
+    trusted: list[np.ndarray],
+    diag: float,
+    cfg: ArticulateConfig,
 ) -> list[int]:
-    """Parent index of every part (entry 0, the base, gets -1)."""
+    """Parent index of every part (entry 0, the base, gets -1).
+
+    The parent is the base when a simple joint relative to it explains the part's
+    motion and (for a hinge) its axis touches both; otherwise a part relative to which
+    a simple joint does (two hinges in series with proportional motions compose to one
+    fixed-axis rotation about the base, but that axis floats in mid-air), else the part
+    with the smallest joint residual plus hinge gap (see :func:`_hinge_gap`).
+    """
     P = len(poses)
     parents = [-1] + [0] * (P - 1)
+    tol = cfg.parent_tolerance * diag
     for p in range(1, P):
-        res = {}
+        res, gap = {}, {}
         for q in range(P):
             if q == p:
                 continue
             T_rel = invert_T(poses[q]) @ poses[p]
-            res[q] = select_joint(T_rel, X_parts[p], diag, cfg.joint).residual
-        if res[0] <= cfg.parent_tolerance * diag:
+            ok = trusted[p] & trusted[q]
+            fit = select_joint(T_rel[ok], X_parts[p], diag, cfg.joint)
+            res[q] = fit.residual
+            gap[q] = _hinge_gap(fit, X_parts[p], X_parts[q])
+        if res[0] <= tol and gap[0] <= cfg.hinge_gap * diag:
             continue
-        for q in sorted(res, key=res.get):
+        simple = [q for q in res if res[q] <= tol]
+        # Without a simple joint, a hinge floating away from the parts costs as much
+        # as a residual of the same length.
+        ranked = sorted(simple, key=gap.get) + sorted(
+            (q for q in res if q not in simple), key=lambda q: res[q] + gap[q]
+        )
+        for q in ranked:
             # Walk up q's chain: choosing q must not create a cycle.
             a, ok = q, True
             while a > 0:
@@ -376,28 +595,34 @@ def run_articulate(
     disp = np.where(obs.vis, e_static, 0.0).max(0)
     g_disp = np.bincount(obs.group, disp, minlength=G) / np.bincount(obs.group, minlength=G)
     remaining = g_disp >= cfg.static_threshold_px
-    remaining_initial = remaining.copy()
 
     # 2. Sequential RANSAC over moving points.
+    min_points = max(cfg.min_part_points, int(cfg.min_part_fraction * remaining.sum()))
     part_poses: list[np.ndarray] = []
     while len(part_poses) < cfg.max_parts:
         found = _ransac_part(obs, remaining, cfg, generator)
         if found is None:
             break
         poses, inliers = found
-        part_poses.append(poses)
+        # One RANSAC motion can cover several parts (drawers sliding by different
+        # amounts); the split test separates them.
+        part_poses += [p for p, _ in _split_part(obs, poses, inliers, min_points, cfg, generator)]
         remaining &= ~inliers
 
     # 3. Reassign every point to its best model; drop parts that end up too small or
     # that another model explains (smallest first), until stable.
-    min_points = max(cfg.min_part_points, int(cfg.min_part_fraction * remaining_initial.sum()))
     while True:
         models = [eye] + part_poses
         err = np.stack([obs.group_rms(m, all_groups) for m in models], 1)  # G M
         order = np.sort(err, 1)
         label = err.argmin(1)
-        counts = np.bincount(label, minlength=len(models))
         drop = None
+        second = order[:, 1] if len(models) > 1 else np.full(G, np.inf)
+        confident = (second - order[:, 0] >= cfg.ambiguity_margin_px) & (
+            order[:, 0] < 2 * cfg.inlier_threshold_px
+        )
+        # Parts are sized by the points that clearly belong to them.
+        counts = np.bincount(label[confident], minlength=len(models))
         for m in sorted(range(1, len(models)), key=lambda m: counts[m]):
             own = label == m
             explained = _model_overlap(obs, models, m, np.nonzero(own)[0], cfg)
@@ -407,10 +632,6 @@ def run_articulate(
         if drop is None:
             break
         part_poses = [p for i, p in enumerate(part_poses) if i + 1 != drop]
-    second = order[:, 1] if len(models) > 1 else np.full(G, np.inf)
-    confident = (second - order[:, 0] >= cfg.ambiguity_margin_px) & (
-        order[:, 0] < 2 * cfg.inlier_threshold_px
-    )
     point_part = np.where(confident, label, -1)
     poses = [eye] + [
         _fit_poses(obs, np.nonzero(point_part == m)[0], part_poses[m - 1], cfg)
@@ -420,7 +641,15 @@ def run_articulate(
     X_parts = [obs.anchors[point_part == m] for m in range(P)]
 
     # 4. Kinematic tree, joint types, joint refit (parents before children).
-    parents = _choose_parents(poses, X_parts, diag, cfg)
+    # Each drag belongs to the part of the labelled surface point nearest to its start.
+    if drags.num_drags:
+        labelled = np.nonzero(point_part >= 0)[0]
+        _, nearest = cKDTree(obs.anchors[labelled]).query(drags.points_3d[0])
+        drag_part = point_part[labelled[nearest]]
+    else:
+        drag_part = np.zeros(0, np.int64)
+    trusted = [_reliable_frames(obs, np.nonzero(point_part == m)[0], cfg) for m in range(P)]
+    parents = _choose_parents(poses, X_parts, trusted, diag, cfg)
     order_parts = [0]
     while len(order_parts) < P:
         order_parts += [
@@ -436,9 +665,22 @@ def run_articulate(
         i, par = new_index[old], new_index[parents[old]]
         T_parent = T_world[:, par]
         T_rel = invert_T(T_parent) @ poses[old]
-        fit = select_joint(T_rel, X_parts[old], diag, cfg.joint)
-        if cfg.refine_joints:
-            fit = refine_joint(fit, T_parent, obs, np.nonzero(point_part == old)[0], cfg)
+        ok = trusted[old] & trusted[parents[old]]
+        fit = _select(T_rel, X_parts[old], ok, diag, cfg)
+        own_drags = drags.points_3d[:, drag_part == old]
+        if ok.mean() < cfg.min_trusted_fraction and own_drags.shape[1]:
+            # Too little of the motion was tracked to tell a hinge from a slide: the
+            # requested drag's path does (its shape, not its exact amplitude).
+            T_inv = invert_T(T_parent)
+            path = (T_inv[:, :3, :3] @ own_drags[:, 0, :, None])[..., 0] + T_inv[:, :3, 3]
+            from_drag = _joint_from_drag(path, diag, cfg)
+            if from_drag is not None and from_drag.type is not fit.type:
+                fit = from_drag
+        # A joint taken from the drag is not refitted on the few tracked frames (they
+        # hardly constrain its axis).
+        if cfg.refine_joints and fit.residual > 0:
+            fit = refine_joint(fit, T_parent, obs, np.nonzero(point_part == old)[0], cfg, ok)
+        fit = _values_from_drags(fit, T_parent, drags.points_3d[:, drag_part == old], ok)
         T_world[:, i] = T_parent @ joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
         residuals[names[i]] = fit.residual
         joints.append(

@@ -114,6 +114,27 @@ def fit_revolute(T_rel: Float[np.ndarray, "T 4 4"], X: Float[np.ndarray, "N 3"])
     return JointFit(JointType.REVOLUTE, a, o, values, _residual(T_rel, T_model, X))
 
 
+def screw_axis_distance(T_rel: Float[np.ndarray, "T 4 4"], center: Float[np.ndarray, "3"]) -> float:
+    """Distance (m) from ``center`` to the rotation axis of the frame that rotates most
+    (``inf`` when no frame rotates by more than 1e-6 rad).
+
+    A small rotation about an axis far from a part is what two or more parts sliding by
+    different amounts look like when fitted by one rigid motion; real hinges lie on or
+    near the object.
+    """
+    w = so3_log(T_rel[:, :3, :3])
+    ang = np.linalg.norm(w, axis=-1)
+    t = int(np.argmax(ang))
+    if ang[t] < 1e-6:
+        return float("inf")
+    R, tr = T_rel[t, :3, :3], T_rel[t, :3, 3]
+    # (I - R)(o - c) = t - (I - R) c; the min-norm solution is the axis point closest
+    # to c (the component of t along the axis, a screw's slide, is projected out).
+    M = np.eye(3) - R
+    d, *_ = np.linalg.lstsq(M, tr - M @ center, rcond=1e-9)
+    return float(np.linalg.norm(d))
+
+
 def _orient(a: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Flip the axis so that the largest-magnitude value is positive (a convention)."""
     if values[np.argmax(np.abs(values))] < 0:
@@ -131,6 +152,15 @@ class JointSelectConfig:
     """Revolute wins only if its residual is below this fraction of prismatic's."""
     noise_floor: float = 0.001
     """Prismatic residuals below this (fraction of diag) are explained by noise."""
+    min_rotation_deg: float = 2.0
+    """Parts rotating less than this (max over frames) slide: a rotation of that size is
+    pose noise."""
+    clear_rotation_deg: float = 10.0
+    """Parts rotating more than this are revolute (unless the axis is far, see
+    ``far_axis``), whatever the residuals: no slide rotates a part."""
+    far_axis: float = 1.0
+    """A revolute axis farther than this (fraction of diag) from the part's centroid is
+    not a hinge: such a small rotation about a far axis is a slide (prismatic)."""
 
 
 def select_joint(
@@ -141,8 +171,10 @@ def select_joint(
 ) -> JointFit:
     """Fit all joint types and pick the simplest one that explains the motion.
 
-    Order of preference: fixed (if the points hardly move), prismatic (if its residual is
-    at the noise floor or revolute is not clearly better), else revolute.
+    Order of preference: fixed (if the points hardly move); prismatic if the part hardly
+    rotates or the rotation axis lies far from it; revolute if it clearly rotates;
+    in between, prismatic if its residual is at the noise floor or revolute is not
+    clearly better, else revolute.
     """
     cfg = cfg or JointSelectConfig()
     fixed = fit_fixed(T_rel, X)
@@ -151,6 +183,13 @@ def select_joint(
         return fixed
     pri = fit_prismatic(T_rel, X)
     rev = fit_revolute(T_rel, X)
+    angle = float(np.degrees(np.max(np.linalg.norm(so3_log(T_rel[:, :3, :3]), axis=-1))))
+    if angle < cfg.min_rotation_deg:
+        return pri
+    if np.linalg.norm(rev.origin - _centroid(X)) > cfg.far_axis * diag:
+        return pri
+    if angle >= cfg.clear_rotation_deg:
+        return rev
     if pri.residual <= cfg.noise_floor * diag or rev.residual >= cfg.revolute_gain * pri.residual:
         return pri
     return rev

@@ -13,7 +13,6 @@ import numpy as np
 from jaxtyping import Float, Int
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from partdrag4d.containers import Primitive, SceneMesh
 
@@ -27,6 +26,10 @@ class SegmentConfig:
     vote."""
     component_majority: float = 0.9
     """A welded component whose voting faces agree at least this much is one part."""
+    min_component_votes: int = 8
+    """A welded component with fewer voting points than this ignores them and takes the
+    part of the labelled surface it touches (a few stray points on a drawer's hidden
+    tray or a carcass divider are often tracked with the neighbouring part)."""
     weld_tolerance: float = 1e-6
     """Vertices closer than this (fraction of the diagonal) are welded for connectivity."""
 
@@ -91,11 +94,16 @@ def label_faces(
     rep = weld(vertices, cfg.weld_tolerance * diag)
     adj = _face_adjacency(rep, faces)
     ncomp, comp = connected_components(adj, directed=False)
+    weak = []
     for c in range(ncomp):
         m = comp == c
         v = votes[m].sum(0)
-        if v.sum() > 0 and v.max() >= cfg.component_majority * v.sum():
+        if 0 < v.sum() < cfg.min_component_votes:
+            weak.append(c)
+        elif v.sum() > 0 and v.max() >= cfg.component_majority * v.sum():
             label[m] = v.argmax()
+    if len(weak) < ncomp:
+        label[np.isin(comp, weak)] = -1
     while True:
         un = np.nonzero(label < 0)[0]
         if len(un) == 0:
@@ -108,12 +116,29 @@ def label_faces(
         if not has.any():
             break
         label[un[has]] = nb[has].argmax(1)
-    un = label < 0
-    if un.any():
-        cent = vertices[faces].mean(1)
-        li = np.nonzero(~un)[0]
-        _, j = cKDTree(cent[li]).query(cent[un])
-        label[un] = label[li[j]]
+    # Components nothing reaches (a drawer's tray hidden inside the carcass) take the
+    # part of the labelled surface they come closest to: the tray touches its own
+    # drawer front, while it only faces the carcass across a gap. Among parts touching
+    # it equally (a hinge knuckle between two arms), its few votes decide.
+    li = np.nonzero(label >= 0)[0]
+    unreached = np.unique(comp[label < 0])
+    if len(li) and len(unreached):
+        part_mesh = {
+            k: trimesh.Trimesh(vertices, faces[li[label[li] == k]], process=False)
+            for k in np.unique(label[li])
+        }
+        tol = cfg.surface_tolerance * diag
+        for c in unreached:
+            m = np.nonzero(comp == c)[0]
+            vi = np.unique(faces[m])
+            d = {
+                k: float(trimesh.proximity.closest_point(pm, vertices[vi])[1].min())
+                for k, pm in part_mesh.items()
+            }
+            best = min(d, key=d.get)
+            v = votes[m].sum(0)
+            touching = [k for k in d if d[k] <= d[best] + tol]
+            label[m] = int(v.argmax()) if v.sum() > 0 and v.argmax() in touching else best
     return label.astype(np.int64)
 
 
