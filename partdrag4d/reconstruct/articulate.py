@@ -717,28 +717,3 @@ def run_articulate(
             "num_drags": int(drags.num_drags),
         },
     )
-
-
-def articulation_to_json(art: Articulation) -> dict:
-    """The ``export/articulation.json`` schema of ARCHITECTURE.md (world frame at rest)."""
-    counts = np.bincount(art.vertex_part, minlength=art.num_parts)
-    return {
-        "frame": "input",
-        "units": "m",
-        "joints": [
-            {
-                "name": j.name,
-                "type": j.type.value,
-                "parent": j.parent,
-                "child": j.child,
-                "axis": [float(x) for x in j.axis],
-                "origin": [float(x) for x in j.origin],
-                "values": [float(x) for x in j.values],
-                "limits": [float(j.limits[0]), float(j.limits[1])],
-            }
-            for j in art.joints
-        ],
-        "parts": [
-            {"name": n, "num_vertices": int(c)} for n, c in zip(art.part_names, counts, strict=True)
-        ],
-    }

@@ -10,9 +10,9 @@ from recon_scenes import make_scene
 from partdrag4d.containers import JointType, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.evaluate.metrics import format_metrics_table, run_evaluate
+from partdrag4d.export.bundle import articulation_dict
 from partdrag4d.reconstruct.articulate import (
     ArticulateConfig,
-    articulation_to_json,
     run_articulate,
 )
 from partdrag4d.reconstruct.track import TrackConfig, run_track
@@ -56,7 +56,7 @@ def test_door_revolute_recovered(door):
     _check_recovered(m, 1)
     assert abs(art.joints[0].values[-1] - 0.9) < 0.02
     assert "axis_angle_deg" in format_metrics_table(m)
-    js = articulation_to_json(art)
+    js = articulation_dict(art, scene.mesh)
     assert js["frame"] == "input" and js["units"] == "m"
     assert js["joints"][0]["type"] == "revolute" and len(js["joints"][0]["values"]) == 8
     assert sum(p["num_vertices"] for p in js["parts"]) == scene.mesh.num_vertices
@@ -86,7 +86,7 @@ def test_honesty_gt_removed_gives_identical_articulation(door):
     _, art2 = _reconstruct(scene_nogt, videos_nogt)
     np.testing.assert_array_equal(art.vertex_part, art2.vertex_part)
     np.testing.assert_array_equal(art.T_world_part, art2.T_world_part)
-    assert articulation_to_json(art) == articulation_to_json(art2)
+    assert articulation_dict(art, scene.mesh) == articulation_dict(art2, scene.mesh)
 
 
 def test_no_motion_gives_base_only(door):
