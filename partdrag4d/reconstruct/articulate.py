@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import cv2
 import numpy as np
 from jaxtyping import Float
 from scipy.optimize import least_squares
@@ -110,6 +111,10 @@ class ArticulateConfig:
     drag_curvature: float = 0.05
     """A drag path deviating from its chord by more than this fraction of the chord's
     length is curved (a hinge)."""
+    pnp_patch: int = 12
+    """Surface points per hypothesis when no trajectory is triangulated (one view)."""
+    pnp_iterations: int = 40
+    """Hypotheses per part when no trajectory is triangulated (each costs T pose fits)."""
     refine_joints: bool = True
     """Refit axis, pivot and values jointly on reprojection error."""
     joint: JointSelectConfig = field(default_factory=JointSelectConfig)
@@ -251,7 +256,9 @@ def _ransac_part(
     complete = np.all(finite[:k], axis=0)
     cand = np.nonzero(remaining & complete)[0]
     if len(cand) < max(3, cfg.min_part_points):
-        return None
+        # No triangulation (one view, or views that never share a point): hypotheses
+        # come from per-frame 2D-3D poses of local patches instead.
+        return _ransac_part_pnp(obs, remaining, cfg, rng)
     tree = cKDTree(obs.anchors[cand])
     k = min(cfg.ransac_neighbours, len(cand))
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
@@ -292,6 +299,80 @@ def _ransac_part(
         return None
     poses = best_T
     inliers = np.zeros_like(remaining)
+    for _ in range(2):
+        inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
+        if inliers.sum() < cfg.min_part_points:
+            return None
+        poses = _fit_poses(obs, np.nonzero(inliers)[0], poses, cfg)
+    inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
+    if inliers.sum() < cfg.min_part_points:
+        return None
+    return poses, inliers
+
+
+def _patch_poses(obs: _Obs, groups: np.ndarray) -> np.ndarray:
+    """Per-frame poses (T, 4, 4) of a small patch of surface points from their 2D tracks
+    in one view (the view that sees most of its entries; the rest anchors are known in
+    3D, so this is PnP). Each frame starts from the previous pose; frames with fewer
+    than 4 visible entries hold it."""
+    T = obs.uv.shape[0]
+    out = np.broadcast_to(np.eye(4), (T, 4, 4)).copy()
+    entries = np.nonzero(np.isin(obs.group, groups))[0]
+    if len(entries) == 0:
+        return out
+    v = int(np.bincount(obs.view[entries], obs.vis[:, entries].sum(0)).argmax())
+    entries = entries[obs.view[entries] == v]
+    Tcw = obs.Tcw[v]
+    T_cam = Tcw.copy()  # camera <- object at rest (object pose = identity)
+    rvec, _ = cv2.Rodrigues(T_cam[:3, :3])
+    tvec = T_cam[:3, 3].copy()
+    for t in range(1, T):
+        out[t] = out[t - 1]
+        e = entries[obs.vis[t, entries]]
+        if len(e) < 4:
+            continue
+        ok, rvec, tvec = cv2.solvePnP(
+            obs.X[e],
+            obs.uv[t, e],
+            obs.K[v],
+            None,
+            rvec.copy(),
+            tvec.copy(),
+            useExtrinsicGuess=True,
+            flags=cv2.SOLVEPNP_ITERATIVE,
+        )
+        if not ok:
+            continue
+        T_cam = np.eye(4)
+        T_cam[:3, :3] = cv2.Rodrigues(rvec)[0]
+        T_cam[:3, 3] = tvec.ravel()
+        out[t] = invert_T(Tcw) @ T_cam
+    return out
+
+
+def _ransac_part_pnp(
+    obs: _Obs, remaining: np.ndarray, cfg: ArticulateConfig, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_ransac_part` without triangulated trajectories: a hypothesis is the
+    per-frame pose of a patch of ``pnp_patch`` nearby remaining points fitted on their
+    2D tracks (see :func:`_patch_poses`)."""
+    cand = np.nonzero(remaining & (_evidence(obs) > 0))[0]
+    if len(cand) < max(cfg.pnp_patch, cfg.min_part_points):
+        return None
+    tree = cKDTree(obs.anchors[cand])
+    seen = _evidence(obs)
+    best_count, best_T = 0.0, None
+    for _ in range(cfg.pnp_iterations):
+        i = int(rng.integers(len(cand)))
+        _, nb = tree.query(obs.anchors[cand[i]], k=cfg.pnp_patch)
+        Ts = _patch_poses(obs, cand[np.atleast_1d(nb)])
+        err = obs.group_rms(Ts, remaining)
+        count = float(np.sum(seen[err < cfg.inlier_threshold_px]))
+        if count > best_count:
+            best_count, best_T = count, Ts
+    if best_T is None or best_count < cfg.min_part_points:
+        return None
+    poses = best_T
     for _ in range(2):
         inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
         if inliers.sum() < cfg.min_part_points:
@@ -368,6 +449,40 @@ def _select(
     values = np.zeros(len(ok))
     values[ok] = fit.values
     return JointFit(fit.type, fit.axis, fit.origin, values[idx], fit.residual)
+
+
+def _assign_drags(
+    drags: DragSet,
+    anchors: np.ndarray,
+    point_part: np.ndarray,
+    poses: list[np.ndarray],
+    trusted: list[np.ndarray],
+) -> np.ndarray:
+    """Part index (D,) of each drag: the part of the labelled surface point nearest to
+    its start, unless another part's tracked motion carries the start point along the
+    requested path clearly better (a drag grabbing a lid's front edge starts nearer the
+    box's front face, which does not move).
+
+    The motion cost of part ``m`` is the mean distance (m) between the requested path
+    and the start point moved by the part's poses, over the part's trusted frames.
+    """
+    if drags.num_drags == 0:
+        return np.zeros(0, np.int64)
+    labelled = np.nonzero(point_part >= 0)[0]
+    _, nearest = cKDTree(anchors[labelled]).query(drags.points_3d[0])
+    drag_part = point_part[labelled[nearest]].astype(np.int64)
+    path = drags.points_3d  # T D 3
+    cost = np.full((len(poses), path.shape[1]), np.inf)
+    for m, (T_m, ok) in enumerate(zip(poses, trusted, strict=True)):
+        if ok.sum() < 2:
+            continue
+        moved = (T_m[:, None, :3, :3] @ path[0][None, :, :, None])[..., 0] + T_m[:, None, :3, 3]
+        cost[m] = np.linalg.norm(moved - path, axis=-1)[ok].mean(0)
+    best = cost.argmin(0)
+    cols = np.arange(path.shape[1])
+    # A clear margin keeps the spatial choice where the motions hardly differ.
+    switch = cost[best, cols] < 0.5 * cost[drag_part, cols]
+    return np.where(switch, best, drag_part)
 
 
 def _joint_from_drag(path: np.ndarray, diag: float, cfg: ArticulateConfig) -> JointFit | None:
@@ -641,14 +756,8 @@ def run_articulate(
     X_parts = [obs.anchors[point_part == m] for m in range(P)]
 
     # 4. Kinematic tree, joint types, joint refit (parents before children).
-    # Each drag belongs to the part of the labelled surface point nearest to its start.
-    if drags.num_drags:
-        labelled = np.nonzero(point_part >= 0)[0]
-        _, nearest = cKDTree(obs.anchors[labelled]).query(drags.points_3d[0])
-        drag_part = point_part[labelled[nearest]]
-    else:
-        drag_part = np.zeros(0, np.int64)
     trusted = [_reliable_frames(obs, np.nonzero(point_part == m)[0], cfg) for m in range(P)]
+    drag_part = _assign_drags(drags, obs.anchors, point_part, poses, trusted)
     parents = _choose_parents(poses, X_parts, trusted, diag, cfg)
     order_parts = [0]
     while len(order_parts) < P:
