@@ -297,8 +297,14 @@ def _ransac_part(
             best_count, best_T = count, Ts
     if best_T is None or best_count < cfg.min_part_points:
         return None
-    poses = best_T
-    inliers = np.zeros_like(remaining)
+    return _grow_hypothesis(obs, best_T, remaining, cfg)
+
+
+def _grow_hypothesis(
+    obs: _Obs, poses: np.ndarray, remaining: np.ndarray, cfg: ArticulateConfig
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Refit a RANSAC winner on its inliers (twice) and return (poses, inliers), or None
+    when fewer than ``cfg.min_part_points`` points stay consistent with it."""
     for _ in range(2):
         inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
         if inliers.sum() < cfg.min_part_points:
@@ -372,16 +378,7 @@ def _ransac_part_pnp(
             best_count, best_T = count, Ts
     if best_T is None or best_count < cfg.min_part_points:
         return None
-    poses = best_T
-    for _ in range(2):
-        inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
-        if inliers.sum() < cfg.min_part_points:
-            return None
-        poses = _fit_poses(obs, np.nonzero(inliers)[0], poses, cfg)
-    inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
-    if inliers.sum() < cfg.min_part_points:
-        return None
-    return poses, inliers
+    return _grow_hypothesis(obs, best_T, remaining, cfg)
 
 
 def _split_part(
