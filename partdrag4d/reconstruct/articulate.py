@@ -4,15 +4,23 @@ Input is only what a user has: tracks (from the videos), cameras, drags and the 
 mesh (the honesty rule). Steps:
 
 1. Static model first: surface points whose reprojection stays put are the base.
-2. Sequential RANSAC on the remaining (moving) points: a hypothesis is the per-frame
-   Kabsch fit of three nearby triangulated trajectories, scored by 2D reprojection of
-   every remaining track in its own view; the largest consistent group becomes a part,
-   its per-frame poses are refined by robust multi-view 2D-3D least squares; repeat.
-   A hypothesis rotating about an axis far from the object is replaced by a slide, and
-   a found part is split in two when two motions explain it much better (drawers
-   sliding by different amounts otherwise fit one rotation about a far axis).
+2. Sequential RANSAC on the remaining (moving) points. A hypothesis is either the
+   per-frame Kabsch fit of a few nearby triangulated trajectories or the per-frame PnP
+   pose of a small patch tracked in one view (the only consistent source when views
+   disagree on how far a part moved, which leaves later frames untriangulated). Each
+   view sees a hypothesis's motion scaled along its screw by its own factor per frame
+   (generated views disagree on amplitude and timing, not on the axis); it is scored
+   by the 2D reprojection of every remaining track in its own view. The largest
+   consistent group becomes a part; its poses are refitted on its inliers until it
+   stops growing. A hypothesis rotating about an axis far from the object is replaced
+   by a slide, and a found part is split in two when two motions explain it much
+   better (drawers sliding by different amounts otherwise fit one rotation about a far
+   axis).
 3. Every point is reassigned to the model (base or part) that explains it best;
-   ambiguous points (e.g. on a hinge line) do not vote.
+   ambiguous points (e.g. on a hinge line) do not vote. Parts another model explains,
+   parts that hardly move relative to a bigger part or the base (fragments made of
+   tracks drifting on a surface turning away) and parts that own no face of the mesh
+   are merged away.
 4. Per moving part: the parent is the base when a simple joint explains the part's
    motion, otherwise the moving part relative to which it does (nested chains);
    joint type by model selection; then axis, pivot and per-frame values are refitted
@@ -51,7 +59,7 @@ from partdrag4d.reconstruct.joints import (
 )
 from partdrag4d.reconstruct.lines import closest_point_on_line
 from partdrag4d.reconstruct.pose import masked_rms, project, refine_pose, reprojection_errors
-from partdrag4d.reconstruct.se3 import invert_T, kabsch, transform_points
+from partdrag4d.reconstruct.se3 import invert_T, kabsch, scale_motion, transform_points
 from partdrag4d.reconstruct.segment import SegmentConfig, label_faces, vertex_labels
 
 
@@ -67,6 +75,9 @@ class ArticulateConfig:
     """Hypotheses per part."""
     ransac_neighbours: int = 30
     """Samples are drawn among this many nearest moving points (locality)."""
+    ransac_sample: int = 3
+    """Surface points per hypothesis (their triangulated trajectories give its poses by
+    Kabsch; more than 3 average out triangulation noise)."""
     min_part_points: int = 12
     """Smallest number of surface points that makes a part."""
     max_parts: int = 8
@@ -84,11 +95,17 @@ class ArticulateConfig:
     merge_threshold_px: float = 1.5
     """A part is merged away when another model explains at least half of its points
     with an RMS error below this (removes near-duplicate parts made of tracking noise)."""
+    min_joint_motion: float = 0.02
+    """A part whose points move less than this (fraction of the bbox diagonal, median
+    over points, max over frames) relative to a bigger part or the base is a fragment of
+    it (tracks drifting on a surface turning away) and is merged into it."""
     min_part_fraction: float = 0.05
     """Smallest part as a fraction of the moving points (with ``min_part_points``)."""
     min_track_frames: int = 2
     """RANSAC samples need triangulated trajectories over at least this many first
     frames (the pose is held after a sample's tracks end)."""
+    grow_iterations: int = 8
+    """Most refit-and-grow rounds of a RANSAC winner (it stops once it grows < 2 %)."""
     max_fit_points: int = 300
     """Surface points used per pose/joint least-squares fit (random subset; speed)."""
     split_gain: float = 0.5
@@ -114,7 +131,13 @@ class ArticulateConfig:
     pnp_patch: int = 12
     """Surface points per hypothesis when no trajectory is triangulated (one view)."""
     pnp_iterations: int = 40
-    """Hypotheses per part when no trajectory is triangulated (each costs T pose fits)."""
+    """Patch-PnP hypotheses per part (each costs T pose fits)."""
+    pnp_always: bool = True
+    """Draw patch-PnP hypotheses also when trajectories are triangulated (they are the
+    only consistent ones when views disagree on how far a part moved)."""
+    view_scale_range: float = 0.4
+    """Part discovery lets every view see each motion scaled by up to this much (1 -/+
+    range; generated views disagree on amplitude and timing); 0 = views agree."""
     refine_joints: bool = True
     """Refit axis, pivot and values jointly on reprojection error."""
     joint: JointSelectConfig = field(default_factory=JointSelectConfig)
@@ -147,17 +170,31 @@ class _Obs:
     K: np.ndarray
     Tcw: np.ndarray
 
-    def entry_rms(self, T_world: np.ndarray, entries: np.ndarray) -> np.ndarray:
-        """RMS reprojection error over visible frames of each entry under poses T (T,4,4)."""
-        e = reprojection_errors(
-            T_world, self.X[entries], self.uv[:, entries], self.view[entries], self.K, self.Tcw
-        )
-        return masked_rms(e, self.vis[:, entries], axis=0)
+    def reproject(self, model: np.ndarray, entries: np.ndarray) -> np.ndarray:
+        """Pixels (T, n, 2) of the entries' rest anchors moved by ``model``: poses shared
+        by all views (T, 4, 4) or per view (V, T, 4, 4); NaN behind a camera."""
+        X, view = self.X[entries], self.view[entries]
+        if model.ndim == 3:
+            xy, z = project(self.K, self.Tcw, view, transform_points(model, X))
+        else:
+            xy, z = np.empty((model.shape[1], len(X), 2)), np.empty((model.shape[1], len(X)))
+            for v in np.unique(view):
+                m = view == v
+                xy[:, m], z[:, m] = project(
+                    self.K, self.Tcw, view[m], transform_points(model[v], X[m])
+                )
+        return np.where((z > 1e-9)[..., None], xy, np.nan)
 
-    def group_rms(self, T_world: np.ndarray, groups_mask: np.ndarray) -> np.ndarray:
+    def entry_rms(self, model: np.ndarray, entries: np.ndarray) -> np.ndarray:
+        """RMS reprojection error over visible frames of each entry under ``model``
+        (see :meth:`reproject`)."""
+        e = np.linalg.norm(self.reproject(model, entries) - self.uv[:, entries], axis=-1)
+        return masked_rms(np.nan_to_num(e, nan=np.inf), self.vis[:, entries], axis=0)
+
+    def group_rms(self, model: np.ndarray, groups_mask: np.ndarray) -> np.ndarray:
         """Mean over a group's entries of their RMS error (NaN for groups not in mask)."""
         entries = np.nonzero(groups_mask[self.group])[0]
-        r = np.nan_to_num(self.entry_rms(T_world, entries), nan=1e6)
+        r = np.nan_to_num(self.entry_rms(model, entries), nan=1e6)
         G = len(self.anchors)
         s = np.bincount(self.group[entries], r, minlength=G)
         c = np.bincount(self.group[entries], minlength=G)
@@ -232,20 +269,18 @@ def _model_overlap(
     if len(groups) == 0:
         return 1.0
     entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
-    X, view = obs.X[entries], obs.view[entries]
-    xy_m, _ = project(obs.K, obs.Tcw, view, transform_points(models[m], X))
-    every = np.ones(xy_m.shape[:2], bool)
+    xy_m = obs.reproject(models[m], entries)
     best = np.full(len(entries), np.inf)
-    for o, T_o in enumerate(models):
+    for o, model in enumerate(models):
         if o != m:
-            e = reprojection_errors(T_o, X, xy_m, view, obs.K, obs.Tcw)
-            best = np.minimum(best, masked_rms(e, every, axis=0))
+            e = np.linalg.norm(obs.reproject(model, entries) - xy_m, axis=-1)
+            best = np.minimum(best, np.sqrt(np.mean(np.nan_to_num(e, nan=1e6) ** 2, 0)))
     return float(np.mean(best < cfg.merge_threshold_px))
 
 
 def _ransac_part(
     obs: _Obs, remaining: np.ndarray, cfg: ArticulateConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> _Part | None:
     """Largest group of remaining points consistent with one rigid motion, or None."""
     T = obs.traj.shape[0]
     # Parts that turn away from every camera (a lid opening upwards) lose their tracks
@@ -255,29 +290,37 @@ def _ransac_part(
     k = min(T, max(2, cfg.min_track_frames))
     complete = np.all(finite[:k], axis=0)
     cand = np.nonzero(remaining & complete)[0]
+    best_count, best_T = 0.0, None
+    if cfg.pnp_always or len(cand) < max(3, cfg.min_part_points):
+        # No triangulation (one view, or views that never share a point), or views that
+        # disagree: hypotheses from per-frame 2D-3D poses of local patches.
+        best_count, best_T = _pnp_hypothesis(obs, remaining, cfg, rng)
     if len(cand) < max(3, cfg.min_part_points):
-        # No triangulation (one view, or views that never share a point): hypotheses
-        # come from per-frame 2D-3D poses of local patches instead.
-        return _ransac_part_pnp(obs, remaining, cfg, rng)
-    tree = cKDTree(obs.anchors[cand])
+        cand = cand[:0]
+    tree = cKDTree(obs.anchors[cand]) if len(cand) else None
     k = min(cfg.ransac_neighbours, len(cand))
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
     # A track seen in few frames fits any motion that is small there: weight each
     # surface point by the fraction of frames it was observed in (its evidence).
     seen = _evidence(obs)
-    best_count, best_T = 0.0, None
-    for _ in range(cfg.ransac_iterations):
+    for _ in range(cfg.ransac_iterations if len(cand) else 0):
         i = int(rng.integers(len(cand)))
         _, nb = tree.query(obs.anchors[cand[i]], k=k)
         nb = np.atleast_1d(nb)
-        others = rng.choice(nb[nb != i], 2, replace=False) if len(nb) > 2 else nb[:2]
-        s = cand[np.r_[i, others]]
+        nb = nb[nb != i]
+        m = min(len(nb), cfg.ransac_sample - 1)
+        s = cand[np.r_[i, rng.choice(nb, m, replace=False)]]
         P = obs.anchors[s]
-        if np.linalg.norm(np.cross(P[1] - P[0], P[2] - P[0])) < 1e-4 * diag**2:
+        if np.linalg.svd(P - P.mean(0), compute_uv=False)[1] < 1e-2 * diag:
             continue  # degenerate (near-collinear) sample
-        known = np.all(finite[:, s], axis=1)
+        w = finite[:, s]  # T n
+        known = w.sum(1) >= 3
         Ts = np.broadcast_to(np.eye(4), (T, 4, 4)).copy()
-        Ts[known] = kabsch(np.broadcast_to(P, (int(known.sum()), 3, 3)), obs.traj[known][:, s])
+        Ts[known] = kabsch(
+            np.broadcast_to(P, (int(known.sum()), *P.shape)),
+            np.nan_to_num(obs.traj[known][:, s]),
+            w[known].astype(float),
+        )
         Ts[0] = np.eye(4)
         for t in range(1, T):
             if not known[t]:
@@ -286,34 +329,115 @@ def _ransac_part(
             # No hinge that far: the sample slides (or straddles parts sliding by
             # different amounts, whose compromise rotation must not win).
             Ts[:, :3, :3] = np.eye(3)
-            Ts[known, :3, 3] = obs.traj[known][:, s].mean(1) - P.mean(0)
+            d = np.nan_to_num(obs.traj[known][:, s] - P) * w[known][..., None]
+            Ts[known, :3, 3] = d.sum(1) / w[known].sum(1)[:, None]
             Ts[0] = np.eye(4)
             for t in range(1, T):
                 if not known[t]:
                     Ts[t] = Ts[t - 1]
-        err = obs.group_rms(Ts, remaining)
-        count = float(np.sum(seen[err < cfg.inlier_threshold_px]))
+        count, model = _score(obs, Ts, s, remaining, seen, cfg)
         if count > best_count:
-            best_count, best_T = count, Ts
+            best_count, best_T = count, (Ts, model)
     if best_T is None or best_count < cfg.min_part_points:
         return None
-    return _grow_hypothesis(obs, best_T, remaining, cfg)
+    return _grow_hypothesis(obs, *best_T, remaining, cfg)
+
+
+def _score(
+    obs: _Obs,
+    poses: np.ndarray,
+    sample: np.ndarray,
+    remaining: np.ndarray,
+    seen: np.ndarray,
+    cfg: ArticulateConfig,
+) -> tuple[float, np.ndarray]:
+    """Support of a hypothesis (evidence-weighted count of remaining points it explains
+    within ``inlier_threshold_px``) and its per-view model: each view scales the motion
+    to fit the sample's own tracks there (:func:`_per_view_motion`)."""
+    model = _per_view_motion(obs, poses, sample, cfg, min_entries=2, steps=9)
+    err = obs.group_rms(model, remaining)
+    return float(np.sum(seen[err < cfg.inlier_threshold_px])), model
+
+
+def _per_view_motion(
+    obs: _Obs,
+    poses: np.ndarray,
+    groups: np.ndarray,
+    cfg: ArticulateConfig,
+    min_entries: int = 4,
+    steps: int = 33,
+) -> np.ndarray:
+    """The shared poses (T, 4, 4) as seen by each view (V, T, 4, 4).
+
+    Generated views agree on *how* a part moves but not on *how far* or *when* (each
+    view has its own amplitude and timing): in every view and frame the shared motion
+    is scaled along its screw (:func:`scale_motion`, a joint value times ``s``) to best
+    explain that view's tracks of the part's points ``groups`` (truncated quadratic
+    cost, grid search with a parabolic refinement). Frames where the view sees fewer
+    than ``min_entries`` of them take the view's median scale. ``steps`` grid points.
+    """
+    V, T = len(obs.K), len(poses)
+    r = cfg.view_scale_range
+    if r <= 0:
+        return np.broadcast_to(poses, (V, T, 4, 4)).copy()
+    grid = np.linspace(1.0 - r, 1.0 + r, steps)
+    cand = scale_motion(
+        np.broadcast_to(poses, (len(grid), T, 4, 4)), np.repeat(grid[:, None], T, axis=1)
+    )
+    entries = np.nonzero(np.isin(obs.group, _subset(groups, 2 * cfg.max_fit_points)))[0]
+    cap = (2.0 * cfg.inlier_threshold_px) ** 2
+    scales = np.ones((V, T))
+    for v in range(V):
+        e = entries[obs.view[entries] == v]
+        vis = obs.vis[:, e]
+        ok = vis.sum(1) >= min_entries
+        ok[0] = False
+        if not ok.any():
+            continue
+        uv = np.broadcast_to(obs.uv[:, e], (len(grid), T, len(e), 2))
+        err = reprojection_errors(cand, obs.X[e], uv, obs.view[e], obs.K, obs.Tcw)
+        cost = np.sum(np.where(vis, np.minimum(np.nan_to_num(err, posinf=1e6) ** 2, cap), 0), -1)
+        k = np.clip(cost.argmin(0), 1, len(grid) - 2)
+        cols = np.arange(T)
+        c0, c1, c2 = cost[k - 1, cols], cost[k, cols], cost[k + 1, cols]
+        curv = c0 - 2.0 * c1 + c2
+        step = np.where(curv > 1e-12, 0.5 * (c0 - c2) / np.maximum(curv, 1e-12), 0.0)
+        s_v = grid[k] + np.clip(step, -1.0, 1.0) * (grid[1] - grid[0])
+        scales[v] = np.where(ok, s_v, np.median(s_v[ok]))
+    scales[:, 0] = 1.0
+    return scale_motion(np.broadcast_to(poses, (V, T, 4, 4)), scales)
+
+
+@dataclass
+class _Part:
+    """A rigid body found by the search: shared poses (T, 4, 4), the same motion as
+    each view sees it (V, T, 4, 4), and its member surface points (G,) mask."""
+
+    poses: np.ndarray
+    seen: np.ndarray
+    members: np.ndarray
 
 
 def _grow_hypothesis(
-    obs: _Obs, poses: np.ndarray, remaining: np.ndarray, cfg: ArticulateConfig
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Refit a RANSAC winner on its inliers (twice) and return (poses, inliers), or None
-    when fewer than ``cfg.min_part_points`` points stay consistent with it."""
-    for _ in range(2):
-        inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
+    obs: _Obs, poses: np.ndarray, model: np.ndarray, remaining: np.ndarray, cfg: ArticulateConfig
+) -> _Part | None:
+    """Refit a RANSAC winner (shared poses and per-view ``model``) on its inliers until
+    it stops growing (each view gets its own amplitude, :func:`_per_view_motion`), or
+    None when fewer than ``cfg.min_part_points`` points stay consistent with it."""
+    count = 0
+    for _ in range(cfg.grow_iterations):
+        inliers = remaining & (obs.group_rms(model, remaining) < cfg.inlier_threshold_px)
         if inliers.sum() < cfg.min_part_points:
             return None
+        if inliers.sum() <= 1.02 * count:
+            break  # the part stopped growing
+        count = inliers.sum()
         poses = _fit_poses(obs, np.nonzero(inliers)[0], poses, cfg)
-    inliers = remaining & (obs.group_rms(poses, remaining) < cfg.inlier_threshold_px)
+        model = _per_view_motion(obs, poses, np.nonzero(inliers)[0], cfg)
+    inliers = remaining & (obs.group_rms(model, remaining) < cfg.inlier_threshold_px)
     if inliers.sum() < cfg.min_part_points:
         return None
-    return poses, inliers
+    return _Part(poses, model, inliers)
 
 
 def _patch_poses(obs: _Obs, groups: np.ndarray) -> np.ndarray:
@@ -356,75 +480,93 @@ def _patch_poses(obs: _Obs, groups: np.ndarray) -> np.ndarray:
     return out
 
 
-def _ransac_part_pnp(
+def _pnp_hypothesis(
     obs: _Obs, remaining: np.ndarray, cfg: ArticulateConfig, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`_ransac_part` without triangulated trajectories: a hypothesis is the
-    per-frame pose of a patch of ``pnp_patch`` nearby remaining points fitted on their
-    2D tracks (see :func:`_patch_poses`)."""
+) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+    """Best (score, (poses, per-view model)) of ``pnp_iterations`` hypotheses that need
+    no triangulation: the per-frame pose of a patch of ``pnp_patch`` nearby remaining
+    points fitted on their 2D tracks in one view (:func:`_patch_poses`). Views that disagree on a
+    motion's amplitude leave few trajectories triangulated; one view is consistent."""
     cand = np.nonzero(remaining & (_evidence(obs) > 0))[0]
     if len(cand) < max(cfg.pnp_patch, cfg.min_part_points):
-        return None
+        return 0.0, None
     tree = cKDTree(obs.anchors[cand])
     seen = _evidence(obs)
+    diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
     best_count, best_T = 0.0, None
     for _ in range(cfg.pnp_iterations):
         i = int(rng.integers(len(cand)))
         _, nb = tree.query(obs.anchors[cand[i]], k=cfg.pnp_patch)
-        Ts = _patch_poses(obs, cand[np.atleast_1d(nb)])
-        err = obs.group_rms(Ts, remaining)
-        count = float(np.sum(seen[err < cfg.inlier_threshold_px]))
+        patch = cand[np.atleast_1d(nb)]
+        Ts = _patch_poses(obs, patch)
+        P = obs.anchors[patch]
+        if screw_axis_distance(Ts, P.mean(0)) > cfg.joint.far_axis * diag:
+            # A small patch's rotation is noisy; a far axis means it slides.
+            Ts[:, :3, 3] = transform_points(Ts, P).mean(1) - P.mean(0)
+            Ts[:, :3, :3] = np.eye(3)
+        count, model = _score(obs, Ts, patch, remaining, seen, cfg)
         if count > best_count:
-            best_count, best_T = count, Ts
-    if best_T is None or best_count < cfg.min_part_points:
-        return None
-    return _grow_hypothesis(obs, best_T, remaining, cfg)
+            best_count, best_T = count, (Ts, model)
+    return best_count, best_T
 
 
 def _split_part(
     obs: _Obs,
-    poses: np.ndarray,
-    inliers: np.ndarray,
+    part: _Part,
     min_points: int,
     cfg: ArticulateConfig,
     rng: np.random.Generator,
     depth: int = 2,
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The part as one or two rigid bodies (list of (poses, member mask)).
+) -> list[_Part]:
+    """The part as one or two rigid bodies.
 
     A RANSAC inside the part with a threshold tied to the part's own median error looks
     for a sub-body; the rest gets its own fitted motion. The split is kept when each
     point's better motion lowers the median error by ``split_gain`` and both halves are
     large enough: a genuinely rigid part cannot gain that much from a second motion.
     """
-    one = [(poses, inliers)]
-    err = obs.group_rms(poses, inliers)
-    m1 = float(np.nanmedian(err[inliers]))
+    inliers = part.members
+    m1 = float(np.nanmedian(obs.group_rms(part.seen, inliers)[inliers]))
     sub = replace(
         cfg, inlier_threshold_px=max(cfg.split_min_px, 0.5 * m1), min_part_points=min_points
     )
     found = _ransac_part(obs, inliers, sub, rng)
     if found is None:
-        return one
-    pa, a = found
-    rest = inliers & ~a
+        return [part]
+    rest = inliers & ~found.members
     if rest.sum() < min_points:
-        return one
-    pb = _fit_poses(obs, np.nonzero(rest)[0], poses, cfg)
-    ea, eb = obs.group_rms(pa, inliers), obs.group_rms(pb, inliers)
+        return [part]
+
+    def fitted(poses: np.ndarray, members: np.ndarray) -> _Part:
+        poses = _fit_poses(obs, np.nonzero(members)[0], poses, cfg)
+        return _Part(poses, _per_view_motion(obs, poses, np.nonzero(members)[0], cfg), members)
+
+    a, b = found, fitted(part.poses, rest)
+    ea, eb = obs.group_rms(a.seen, inliers), obs.group_rms(b.seen, inliers)
     in_a = inliers & (ea <= eb)
     in_b = inliers & ~in_a
     m2 = float(np.nanmedian(np.minimum(ea, eb)[inliers]))
     if m2 >= cfg.split_gain * m1 or in_a.sum() < min_points or in_b.sum() < min_points:
-        return one
-    pa = _fit_poses(obs, np.nonzero(in_a)[0], pa, cfg)
-    pb = _fit_poses(obs, np.nonzero(in_b)[0], pb, cfg)
+        return [part]
+    a, b = fitted(a.poses, in_a), fitted(b.poses, in_b)
     if depth <= 0:
-        return [(pa, in_a), (pb, in_b)]
+        return [a, b]
     return [
-        *_split_part(obs, pa, in_a, min_points, cfg, rng, depth - 1),
-        *_split_part(obs, pb, in_b, min_points, cfg, rng, depth - 1),
+        *_split_part(obs, a, min_points, cfg, rng, depth - 1),
+        *_split_part(obs, b, min_points, cfg, rng, depth - 1),
     ]
+
+
+def _relative_motion(
+    T_parent: np.ndarray, T_child: np.ndarray, X: np.ndarray, frames: np.ndarray
+) -> float:
+    """How far (m) the points ``X`` move relative to another body: the largest over the
+    ``frames`` mask of the median over points of their displacement in its frame."""
+    if len(X) == 0 or not frames.any():
+        return 0.0
+    T_rel = invert_T(T_parent[frames]) @ T_child[frames]
+    d = np.linalg.norm(transform_points(T_rel, X) - X, axis=-1)  # T N
+    return float(np.max(np.median(d, axis=1)))
 
 
 def _reliable_frames(obs: _Obs, groups: np.ndarray, cfg: ArticulateConfig) -> np.ndarray:
@@ -710,21 +852,20 @@ def run_articulate(
 
     # 2. Sequential RANSAC over moving points.
     min_points = max(cfg.min_part_points, int(cfg.min_part_fraction * remaining.sum()))
-    part_poses: list[np.ndarray] = []
-    while len(part_poses) < cfg.max_parts:
+    parts: list[_Part] = []
+    while len(parts) < cfg.max_parts:
         found = _ransac_part(obs, remaining, cfg, generator)
         if found is None:
             break
-        poses, inliers = found
         # One RANSAC motion can cover several parts (drawers sliding by different
         # amounts); the split test separates them.
-        part_poses += [p for p, _ in _split_part(obs, poses, inliers, min_points, cfg, generator)]
-        remaining &= ~inliers
+        parts += _split_part(obs, found, min_points, cfg, generator)
+        remaining &= ~found.members
 
     # 3. Reassign every point to its best model; drop parts that end up too small or
     # that another model explains (smallest first), until stable.
     while True:
-        models = [eye] + part_poses
+        models = [eye] + [p.seen for p in parts]
         err = np.stack([obs.group_rms(m, all_groups) for m in models], 1)  # G M
         order = np.sort(err, 1)
         label = err.argmin(1)
@@ -735,18 +876,57 @@ def run_articulate(
         )
         # Parts are sized by the points that clearly belong to them.
         counts = np.bincount(label[confident], minlength=len(models))
+        shared = [eye] + [p.poses for p in parts]
+        trusted = [np.ones(T, bool)] + [
+            _reliable_frames(obs, np.nonzero(label == m)[0], cfg) for m in range(1, len(models))
+        ]
         for m in sorted(range(1, len(models)), key=lambda m: counts[m]):
             own = label == m
             explained = _model_overlap(obs, models, m, np.nonzero(own)[0], cfg)
             if counts[m] < min_points or explained >= 0.5:
                 drop = m
                 break
+            X_m = obs.anchors[own]
+            twin = next(
+                (
+                    o
+                    for o in range(len(models))
+                    if o != m
+                    and (o == 0 or counts[o] >= counts[m])
+                    and _relative_motion(shared[o], shared[m], X_m, trusted[o] & trusted[m])
+                    < cfg.min_joint_motion * diag
+                ),
+                None,
+            )
+            if twin is not None:
+                # A fragment of a bigger part (it hardly moves relative to it): the
+                # bigger one is refitted on both (the base needs no refit).
+                if twin > 0:
+                    both = (label == twin) | own
+                    poses = _fit_poses(obs, np.nonzero(both)[0], parts[twin - 1].poses, cfg)
+                    model = _per_view_motion(obs, poses, np.nonzero(both)[0], cfg)
+                    parts[twin - 1] = _Part(poses, model, both)
+                drop = m
+                break
+        if drop is None and len(models) > 1:
+            # A part that owns no face of the mesh (a few tracks on a thin rim) moves
+            # nothing: its points go to the other models.
+            faces_of = label_faces(
+                mesh.vertices,
+                mesh.faces,
+                obs.anchors,
+                np.where(confident, label, -1),
+                len(models),
+                cfg.segment,
+            )
+            empty = [m for m in range(1, len(models)) if not np.any(faces_of == m)]
+            drop = empty[0] if empty else None
         if drop is None:
             break
-        part_poses = [p for i, p in enumerate(part_poses) if i + 1 != drop]
+        parts = [p for i, p in enumerate(parts) if i + 1 != drop]
     point_part = np.where(confident, label, -1)
     poses = [eye] + [
-        _fit_poses(obs, np.nonzero(point_part == m)[0], part_poses[m - 1], cfg)
+        _fit_poses(obs, np.nonzero(point_part == m)[0], parts[m - 1].poses, cfg)
         for m in range(1, len(models))
     ]
     P = len(poses)

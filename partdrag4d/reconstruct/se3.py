@@ -111,6 +111,32 @@ def se3_exp(xi: Float[np.ndarray, "*B 6"]) -> Float[np.ndarray, "*B 4 4"]:
     return make_T(R, (V @ v[..., None])[..., 0])
 
 
+def se3_log(T: Float[np.ndarray, "*B 4 4"]) -> Float[np.ndarray, "*B 6"]:
+    """Transform to twist ``(omega, v)``: the inverse of :func:`se3_exp` (angle < pi)."""
+    w = so3_log(T[..., :3, :3])
+    theta = np.linalg.norm(w, axis=-1)[..., None, None]
+    K = skew(w)
+    small = theta < 1e-6
+    safe = np.where(small, 1.0, theta)
+    # V^-1 = I - K/2 + (1 - theta sin / (2 (1 - cos))) / theta^2 K^2.
+    c = np.where(
+        small,
+        1.0 / 12.0,
+        (1.0 - safe * np.sin(safe) / (2.0 * (1.0 - np.cos(safe)))) / safe**2,
+    )
+    V_inv = np.broadcast_to(np.eye(3), K.shape) - 0.5 * K + c * (K @ K)
+    return np.concatenate([w, (V_inv @ T[..., :3, 3:4])[..., 0]], -1)
+
+
+def scale_motion(
+    T: Float[np.ndarray, "*B 4 4"], s: Float[np.ndarray, "*B"] | float
+) -> Float[np.ndarray, "*B 4 4"]:
+    """The same screw motion ``s`` times as far: ``exp(s log T)``. A joint moved to
+    value ``q`` becomes the joint moved to ``s q`` (hinge or slide alike)."""
+    s = np.asarray(s, dtype=float)
+    return se3_exp(s[..., None] * se3_log(T))
+
+
 def kabsch(
     P: Float[np.ndarray, "*B N 3"],
     Q: Float[np.ndarray, "*B N 3"],

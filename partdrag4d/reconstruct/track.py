@@ -6,8 +6,11 @@ Every anchor is tracked in each view that sees it at rest (cross-view visibility
 rest depth map), which gives multi-view observations of the same surface point and a
 triangulated 3D trajectory. 2D tracking chains DIS optical flow (OpenCV) between
 consecutive frames, refines the chained flow by a direct frame-0 -> frame-t DIS pass
-on frame t warped back with it (less drift), and checks forward-backward consistency to detect
-occlusion and failure: once a track fails it stays invisible.
+on frame t warped back with it (less drift), and checks forward-backward consistency and
+patch correlation to detect occlusion and failure: once a track fails it stays invisible.
+Both checks adapt to noisy (generated) video: the forward-backward threshold rises with
+the frame's median error, and correlation is only tested on patches whose contrast
+stands out of the estimated pixel noise.
 
 Pixels are corner-origin (pixel ``(i, j)`` has its centre at ``(j + 0.5, i + 0.5)``).
 """
@@ -42,6 +45,9 @@ class TrackConfig:
     """DIS optical-flow preset: ultrafast, fast or medium."""
     fb_threshold_px: float = 1.0
     """Forward-backward consistency threshold (pixels); above it the track is lost."""
+    fb_median_factor: float = 3.0
+    """In noisy videos the threshold rises to this times the frame's median
+    forward-backward error of the live tracks (flow noise, not occlusion); 0 = fixed."""
     direct_refine: bool = True
     """Refine the chained flow with a direct frame-0 -> frame-t DIS pass (less drift)."""
     edge_margin_px: int = 2
@@ -59,6 +65,10 @@ class TrackConfig:
     min_ncc: float = 0.75
     """Tracks whose patch correlation with the previous frame falls below this are lost
     (a surface occluded by another rarely passes the forward-backward check alone)."""
+    ncc_min_contrast: float = 3.0
+    """The correlation check only applies to patches whose intensity std is at least this
+    many times the image noise (estimated per frame): on a plain surface the correlation
+    of pixel noise says nothing about occlusion."""
     upsample: int = 0
     """Images are upscaled by this factor before flow (DIS is coarse on small images);
     0 = automatic: the smallest factor giving a short side of at least 256 px."""
@@ -150,6 +160,15 @@ def ncc(a: Float[np.ndarray, "N K"], b: Float[np.ndarray, "N K"]) -> Float[np.nd
     return np.where(den > 1e-6, (a * b).sum(1) / np.maximum(den, 1e-6), 1.0)
 
 
+def noise_sigma(gray: np.ndarray) -> float:
+    """Std of additive pixel noise of a gray image (Immerkaer's Laplacian-difference
+    estimator with a median, so edges and texture hardly bias it)."""
+    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    r = cv2.filter2D(gray.astype(np.float32), -1, k)[1:-1, 1:-1]
+    # For Gaussian noise, E|r| = 6 sigma sqrt(2/pi) and median|r| = 0.674 * 6 sigma.
+    return float(np.median(np.abs(r)) / (0.6745 * 6.0))
+
+
 def _compose(flow_0a: np.ndarray, flow_ab: np.ndarray) -> np.ndarray:
     """Dense flow 0->b from 0->a and a->b: ``f(x) = f0a(x) + fab(x + f0a(x))``."""
     H, W = flow_0a.shape[:2]
@@ -202,6 +221,7 @@ def track_points_2d(
     gray = _preprocess(frames, cfg, alpha)
     if s > 1:
         gray = [cv2.resize(g, (W * s, H * s), interpolation=cv2.INTER_CUBIC) for g in gray]
+    noise = [noise_sigma(g) for g in gray]
     dis = cv2.DISOpticalFlow_create(_PRESETS[cfg.flow_preset])
     dis.setFinestScale(cfg.finest_scale)
     N = len(uv0)
@@ -230,13 +250,16 @@ def track_points_2d(
         step = prev + _sample(fwd, prev)
         fb = np.maximum(fb, np.linalg.norm(step - cur, axis=1))
         inside = (cur[:, 0] >= 0) & (cur[:, 0] < W) & (cur[:, 1] >= 0) & (cur[:, 1] < H)
-        ok = alive & inside & (fb < cfg.fb_threshold_px * s)
+        fb_max = cfg.fb_threshold_px * s
+        if cfg.fb_median_factor > 0 and alive.any():
+            fb_max = max(fb_max, cfg.fb_median_factor * float(np.median(fb[alive])))
+        ok = alive & inside & (fb < fb_max)
         if cfg.min_ncc > -1:
-            c = ncc(
-                _patches(gray[t - 1], prev, cfg.ncc_patch_px),
-                _patches(gray[t], cur, cfg.ncc_patch_px),
-            )
-            ok &= c >= cfg.min_ncc
+            a = _patches(gray[t - 1], prev, cfg.ncc_patch_px)
+            c = ncc(a, _patches(gray[t], cur, cfg.ncc_patch_px))
+            sigma = max(noise[t - 1], noise[t])
+            plain = a.std(1) < cfg.ncc_min_contrast * sigma
+            ok &= (c >= cfg.min_ncc) | plain
         if alpha is not None:
             ij = np.clip(np.floor(cur).astype(int), 0, [W - 1, H - 1])
             ok &= alpha[t, ij[:, 1] // s, ij[:, 0] // s] > 0.5

@@ -119,21 +119,31 @@ def rig(num_views=3, size=128) -> CameraRig:
     return CameraRig(np.stack([K] * num_views), T, size, size)
 
 
-def make_scene(kind: str, num_views=3, num_frames=8, size=128, with_gt=True):
-    """Render the GT animation: returns (SceneInput, VideoSet)."""
+def make_scene(kind: str, num_views=3, num_frames=8, size=128, with_gt=True, view_amplitude=None):
+    """Render the GT animation: returns (SceneInput, VideoSet).
+
+    ``view_amplitude`` (one factor per view) makes the views disagree on how far the
+    parts moved, as generated videos do; the GT values are those of factor 1.
+    """
     asset = cabinet(kind)
     cams = rig(num_views, size)
     amp = {"hinge": 0.9, "slide": 0.2}
     names = tuple(j.name for j in asset.joints)
     values = np.stack([np.linspace(0, amp[n], num_frames) for n in names], 1)
     rest, vertex_link = posed_mesh(asset, {})
-    verts = np.stack(
-        [posed_mesh(asset, dict(zip(names, row, strict=True)))[0].vertices for row in values]
-    )
+
+    def posed(vals):
+        return np.stack(
+            [posed_mesh(asset, dict(zip(names, row, strict=True)))[0].vertices for row in vals]
+        )
+
+    verts = posed(values)
+    amps = np.ones(num_views) if view_amplitude is None else np.asarray(view_amplitude)
     frames, alpha, depth, label, rxyz = [], [], [], [], []
     with Rasterizer(rest, size, size, RasterizerConfig(samples=0)) as r:
         for v in range(num_views):
-            outs = [r.render(cams.K[v], cams.T_cam_world[v], vt, vertex_link) for vt in verts]
+            vv = verts if amps[v] == 1 else posed(values * amps[v])
+            outs = [r.render(cams.K[v], cams.T_cam_world[v], vt, vertex_link) for vt in vv]
             frames.append([o.rgb for o in outs])
             alpha.append([o.alpha for o in outs])
             depth.append([o.depth for o in outs])

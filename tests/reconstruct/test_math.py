@@ -16,7 +16,9 @@ from partdrag4d.reconstruct.se3 import (
     invert_T,
     kabsch,
     make_T,
+    scale_motion,
     se3_exp,
+    se3_log,
     so3_exp,
     so3_log,
     transform_points,
@@ -62,6 +64,24 @@ def test_se3_exp_small_and_inverse():
     T = se3_exp(rng.normal(size=6))
     np.testing.assert_allclose(T @ invert_T(T), np.eye(4), atol=1e-12)
     np.testing.assert_allclose(se3_exp(np.zeros(6)), np.eye(4))
+
+
+def test_se3_log_inverts_exp_and_scaling_moves_joints_further():
+    rng = np.random.default_rng(3)
+    for angle in [0.0, 1e-8, 1e-3, 0.5, 2.0, 3.0]:
+        w = rng.normal(size=3)
+        xi = np.r_[w / np.linalg.norm(w) * angle, rng.normal(size=3)]
+        np.testing.assert_allclose(se3_log(se3_exp(xi)), xi, atol=1e-9)
+    # Scaling a hinge or slide motion = the joint moved to the scaled value.
+    a, o = np.array([0.0, 0.6, 0.8]), np.array([0.3, -0.2, 0.5])
+    q = np.array([0.0, 0.4, 1.2])
+    for jt in (JointType.REVOLUTE, JointType.PRISMATIC):
+        T = joint_transforms(jt, a, o, q)
+        np.testing.assert_allclose(
+            scale_motion(T, np.array([1.0, 1.1, 0.7])),
+            joint_transforms(jt, a, o, q * [1.0, 1.1, 0.7]),
+            atol=1e-12,
+        )
 
 
 def test_kabsch_recovers_transform_batched_weighted():
