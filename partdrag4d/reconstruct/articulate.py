@@ -281,29 +281,52 @@ def _model_overlap(
 def _ransac_part(
     obs: _Obs, remaining: np.ndarray, cfg: ArticulateConfig, rng: np.random.Generator
 ) -> _Part | None:
-    """Largest group of remaining points consistent with one rigid motion, or None."""
-    T = obs.traj.shape[0]
+    """Largest group of remaining points consistent with one rigid motion, or None.
+
+    Hypotheses come from triangulated trajectories and, when there are none or
+    ``cfg.pnp_always``, from one-view patch poses; the best one is grown."""
     # Parts that turn away from every camera (a lid opening upwards) lose their tracks
     # part-way: a sample only needs trajectories over the first frames, and its pose is
     # held where they end (a joint value that stops changing is still a joint).
     finite = np.isfinite(obs.traj[..., 0])
-    k = min(T, max(2, cfg.min_track_frames))
-    complete = np.all(finite[:k], axis=0)
-    cand = np.nonzero(remaining & complete)[0]
-    best_count, best_T = 0.0, None
-    if cfg.pnp_always or len(cand) < max(3, cfg.min_part_points):
+    k = min(len(finite), max(2, cfg.min_track_frames))
+    cand = np.nonzero(remaining & np.all(finite[:k], axis=0))[0]
+    triangulated = len(cand) >= max(3, cfg.min_part_points)
+    best = (0.0, None)
+    if cfg.pnp_always or not triangulated:
         # No triangulation (one view, or views that never share a point), or views that
         # disagree: hypotheses from per-frame 2D-3D poses of local patches.
-        best_count, best_T = _pnp_hypothesis(obs, remaining, cfg, rng)
-    if len(cand) < max(3, cfg.min_part_points):
-        cand = cand[:0]
-    tree = cKDTree(obs.anchors[cand]) if len(cand) else None
+        best = _pnp_hypothesis(obs, remaining, cfg, rng)
+    if triangulated:
+        # Ties keep the patch hypothesis (drawn first).
+        tri = _triangulated_hypothesis(obs, cand, remaining, cfg, rng)
+        best = max(best, tri, key=lambda scored: scored[0])
+    count, hypothesis = best
+    if hypothesis is None or count < cfg.min_part_points:
+        return None
+    return _grow_hypothesis(obs, *hypothesis, remaining, cfg)
+
+
+def _triangulated_hypothesis(
+    obs: _Obs,
+    cand: np.ndarray,
+    remaining: np.ndarray,
+    cfg: ArticulateConfig,
+    rng: np.random.Generator,
+) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+    """Best (score, (poses, per-view model)) of ``ransac_iterations`` hypotheses: the
+    per-frame weighted Kabsch fit of ``ransac_sample`` nearby candidate points' (``cand``)
+    triangulated trajectories."""
+    T = obs.traj.shape[0]
+    finite = np.isfinite(obs.traj[..., 0])
+    tree = cKDTree(obs.anchors[cand])
     k = min(cfg.ransac_neighbours, len(cand))
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
     # A track seen in few frames fits any motion that is small there: weight each
     # surface point by the fraction of frames it was observed in (its evidence).
     seen = _evidence(obs)
-    for _ in range(cfg.ransac_iterations if len(cand) else 0):
+    best_count, best_T = 0.0, None
+    for _ in range(cfg.ransac_iterations):
         i = int(rng.integers(len(cand)))
         _, nb = tree.query(obs.anchors[cand[i]], k=k)
         nb = np.atleast_1d(nb)
@@ -338,9 +361,7 @@ def _ransac_part(
         count, model = _score(obs, Ts, s, remaining, seen, cfg)
         if count > best_count:
             best_count, best_T = count, (Ts, model)
-    if best_T is None or best_count < cfg.min_part_points:
-        return None
-    return _grow_hypothesis(obs, *best_T, remaining, cfg)
+    return best_count, best_T
 
 
 def _score(
@@ -418,6 +439,14 @@ class _Part:
     members: np.ndarray
 
 
+def _fitted_part(obs: _Obs, poses: np.ndarray, members: np.ndarray, cfg: ArticulateConfig) -> _Part:
+    """The part made of ``members`` (G,) mask: poses refitted from ``poses`` and the
+    per-view model of them."""
+    groups = np.nonzero(members)[0]
+    poses = _fit_poses(obs, groups, poses, cfg)
+    return _Part(poses, _per_view_motion(obs, poses, groups, cfg), members)
+
+
 def _grow_hypothesis(
     obs: _Obs, poses: np.ndarray, model: np.ndarray, remaining: np.ndarray, cfg: ArticulateConfig
 ) -> _Part | None:
@@ -432,8 +461,8 @@ def _grow_hypothesis(
         if inliers.sum() <= 1.02 * count:
             break  # the part stopped growing
         count = inliers.sum()
-        poses = _fit_poses(obs, np.nonzero(inliers)[0], poses, cfg)
-        model = _per_view_motion(obs, poses, np.nonzero(inliers)[0], cfg)
+        grown = _fitted_part(obs, poses, inliers, cfg)
+        poses, model = grown.poses, grown.seen
     inliers = remaining & (obs.group_rms(model, remaining) < cfg.inlier_threshold_px)
     if inliers.sum() < cfg.min_part_points:
         return None
@@ -537,18 +566,14 @@ def _split_part(
     if rest.sum() < min_points:
         return [part]
 
-    def fitted(poses: np.ndarray, members: np.ndarray) -> _Part:
-        poses = _fit_poses(obs, np.nonzero(members)[0], poses, cfg)
-        return _Part(poses, _per_view_motion(obs, poses, np.nonzero(members)[0], cfg), members)
-
-    a, b = found, fitted(part.poses, rest)
+    a, b = found, _fitted_part(obs, part.poses, rest, cfg)
     ea, eb = obs.group_rms(a.seen, inliers), obs.group_rms(b.seen, inliers)
     in_a = inliers & (ea <= eb)
     in_b = inliers & ~in_a
     m2 = float(np.nanmedian(np.minimum(ea, eb)[inliers]))
     if m2 >= cfg.split_gain * m1 or in_a.sum() < min_points or in_b.sum() < min_points:
         return [part]
-    a, b = fitted(a.poses, in_a), fitted(b.poses, in_b)
+    a, b = _fitted_part(obs, a.poses, in_a, cfg), _fitted_part(obs, b.poses, in_b, cfg)
     if depth <= 0:
         return [a, b]
     return [
@@ -903,15 +928,13 @@ def run_articulate(
                 # bigger one is refitted on both (the base needs no refit).
                 if twin > 0:
                     both = (label == twin) | own
-                    poses = _fit_poses(obs, np.nonzero(both)[0], parts[twin - 1].poses, cfg)
-                    model = _per_view_motion(obs, poses, np.nonzero(both)[0], cfg)
-                    parts[twin - 1] = _Part(poses, model, both)
+                    parts[twin - 1] = _fitted_part(obs, parts[twin - 1].poses, both, cfg)
                 drop = m
                 break
         if drop is None and len(models) > 1:
             # A part that owns no face of the mesh (a few tracks on a thin rim) moves
             # nothing: its points go to the other models.
-            faces_of = label_faces(
+            owned = label_faces(
                 mesh.vertices,
                 mesh.faces,
                 obs.anchors,
@@ -919,7 +942,7 @@ def run_articulate(
                 len(models),
                 cfg.segment,
             )
-            empty = [m for m in range(1, len(models)) if not np.any(faces_of == m)]
+            empty = [m for m in range(1, len(models)) if not np.any(owned == m)]
             drop = empty[0] if empty else None
         if drop is None:
             break
@@ -985,9 +1008,8 @@ def run_articulate(
     # 5. Mesh labels (anchor labels renumbered to the tree order).
     remap = np.array([new_index[m] for m in range(P)])
     anchor_part = np.where(point_part >= 0, remap[np.maximum(point_part, 0)], -1)
-    faces = mesh.faces
-    face_part = label_faces(mesh.vertices, faces, obs.anchors, anchor_part, P, cfg.segment)
-    vertex_part = vertex_labels(faces, face_part, mesh.num_vertices, P)
+    face_part = label_faces(mesh.vertices, mesh.faces, obs.anchors, anchor_part, P, cfg.segment)
+    vertex_part = vertex_labels(mesh.faces, face_part, mesh.num_vertices, P)
     return Articulation(
         part_names=tuple(names),
         vertex_part=vertex_part,
