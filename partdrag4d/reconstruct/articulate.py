@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from scipy.optimize import least_squares
 from scipy.spatial import cKDTree
 
@@ -99,6 +99,12 @@ class ArticulateConfig:
     """A part whose points move less than this (fraction of the bbox diagonal, median
     over points, max over frames) relative to a bigger part or the base is a fragment of
     it (tracks drifting on a surface turning away) and is merged into it."""
+    min_joint_travel: float = 0.03
+    """A part whose fitted joint moves its points less than this (fraction of the bbox
+    diagonal, median over points, max over frames) relative to its parent is folded
+    into the others (its points go to the part whose motion explains them best). Larger
+    than ``min_joint_motion``, which compares noisier free poses: 0.03 there merged a
+    lamp's upper arm into its lower arm on degraded video."""
     min_part_fraction: float = 0.05
     """Smallest part as a fraction of the moving points (with ``min_part_points``)."""
     min_track_frames: int = 2
@@ -123,8 +129,8 @@ class ArticulateConfig:
     """The joint refit gives every view its own motion amplitude (generated views
     disagree on it by several per cent); values are those of the views' mean."""
     min_trusted_fraction: float = 0.5
-    """Below this fraction of trusted frames, a part's joint type comes from the shape of
-    its requested drag's path when the tracked motion disagrees with it."""
+    """Below this fraction of trusted frames, a part's joint (type, axis, pivot) comes
+    from the shape of its requested drag's path (see :func:`_joint_from_drag`)."""
     drag_curvature: float = 0.05
     """A drag path deviating from its chord by more than this fraction of the chord's
     length is curved (a hinge)."""
@@ -138,6 +144,9 @@ class ArticulateConfig:
     view_scale_range: float = 0.4
     """Part discovery lets every view see each motion scaled by up to this much (1 -/+
     range; generated views disagree on amplitude and timing); 0 = views agree."""
+    drag_weight: int = 20
+    """In the joint refit, each requested drag on a part counts as this many tracked
+    points observing every frame (0: the tracks alone decide)."""
     refine_joints: bool = True
     """Refit axis, pivot and values jointly on reprojection error."""
     joint: JointSelectConfig = field(default_factory=JointSelectConfig)
@@ -678,6 +687,52 @@ def _joint_from_drag(path: np.ndarray, diag: float, cfg: ArticulateConfig) -> Jo
     return JointFit(JointType.REVOLUTE, n, o, ang, 0.0)
 
 
+def _drag_joint(
+    T_world_parent: Float[np.ndarray, "T 4 4"],
+    drag_tracks: Float[np.ndarray, "T D 3"],
+    ok: Bool[np.ndarray, "T"],
+    diag: float,
+    cfg: ArticulateConfig,
+) -> JointFit | None:
+    """The joint given by a part's first requested drag when fewer than
+    ``cfg.min_trusted_fraction`` of its frames were tracked, else None.
+
+    Too little of the motion was tracked to tell a hinge from a slide, let alone to pin
+    its axis: the drag's path in the parent frame does (its shape, not its exact
+    amplitude; see :func:`_joint_from_drag`). Such a joint is not refitted on the few
+    tracked frames.
+    """
+    if ok.mean() >= cfg.min_trusted_fraction or drag_tracks.shape[1] == 0:
+        return None
+    return _joint_from_drag(_drag_paths(T_world_parent, drag_tracks)[:, 0], diag, cfg)
+
+
+def _drag_paths(
+    T_world_parent: Float[np.ndarray, "T 4 4"], drag_tracks: Float[np.ndarray, "T D 3"]
+) -> Float[np.ndarray, "T D 3"]:
+    """Requested drag paths in the parent's frame (its pose at rest = world)."""
+    T_inv = invert_T(T_world_parent)
+    return np.einsum("tij,tdj->tdi", T_inv[:, :3, :3], drag_tracks) + T_inv[:, None, :3, 3]
+
+
+def _drags_like(
+    fit: JointFit,
+    T_world_parent: Float[np.ndarray, "T 4 4"],
+    drag_tracks: Float[np.ndarray, "T D 3"],
+    diag: float,
+    cfg: ArticulateConfig,
+) -> Float[np.ndarray, "T K 3"]:
+    """The drags whose path has the joint's shape (curved for a hinge, straight for a
+    slide): a straight drag written by hand says where a door's edge should end up, not
+    the arc it takes, and must not bend the hinge."""
+    paths = _drag_paths(T_world_parent, drag_tracks)
+    keep = []
+    for d in range(paths.shape[1]):
+        shape = _joint_from_drag(paths[:, d], diag, cfg)
+        keep.append(shape is not None and shape.type is fit.type)
+    return drag_tracks[:, np.array(keep, bool)]
+
+
 def _values_from_drags(
     fit: JointFit,
     T_world_parent: np.ndarray,
@@ -729,10 +784,16 @@ def refine_joint(
     groups: np.ndarray,
     cfg: ArticulateConfig,
     frames: np.ndarray | None = None,
+    drag_tracks: Float[np.ndarray, "T D 3"] | None = None,
 ) -> JointFit:
     """Jointly refit axis, pivot and all frame values (value at frame 0 fixed to 0) by
     robust least squares on the reprojection error of the part's tracks in all views
-    (only the ``frames`` mask's frames observe; the others keep their values)."""
+    (only the ``frames`` mask's frames observe; the others keep their values).
+
+    The requested world paths of the part's drags (``drag_tracks``), when given, observe
+    every frame too: each drag counts as ``cfg.drag_weight`` tracked points, its 3D
+    error converted to pixels at the cameras' mean scale.
+    """
     if fit.type is JointType.FIXED:
         return fit
     entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
@@ -757,6 +818,12 @@ def refine_joint(
         logs = np.r_[-np.sum(p[3 + T :]), p[3 + T :]] if nv else np.zeros(len(views))
         return a, o, q, np.exp(logs)
 
+    use_drags = drag_tracks is not None and drag_tracks.shape[1] > 0 and cfg.drag_weight > 0
+    if use_drags:
+        # Pixels per metre at the drags' start points, averaged over the views.
+        depth = transform_points(obs.Tcw, drag_tracks[0].mean(0)[None])[:, 0, 2]
+        px_per_m = float(np.mean(obs.K[:, 0, 0] / depth))
+
     def fun(p):
         a, o, q, scale = unpack(p)
         xy = np.empty_like(uv)
@@ -764,7 +831,12 @@ def refine_joint(
             Tw = T_world_parent @ joint_transforms(fit.type, a, o, scale[k] * q)
             xy[:, m], _ = project(obs.K, obs.Tcw, view[m], transform_points(Tw, X[m]))
         # Invisible observations contribute zero (fixed residual length).
-        return ((xy - uv) * vis[..., None])[1:].ravel()
+        r = ((xy - uv) * vis[..., None])[1:].ravel()
+        if not use_drags:
+            return r
+        Tw = T_world_parent @ joint_transforms(fit.type, a, o, q)
+        e = (transform_points(Tw, drag_tracks[0]) - drag_tracks)[1:] * px_per_m
+        return np.r_[r, np.tile(e.ravel(), cfg.drag_weight)]
 
     p0 = np.r_[0.0, 0.0, 0.0, 0.0, fit.values[1:], np.zeros(nv)]
     res = least_squares(fun, p0, loss="soft_l1", f_scale=cfg.robust_scale_px, max_nfev=100)
@@ -774,6 +846,15 @@ def refine_joint(
     if q[np.argmax(np.abs(q))] < 0:
         a, q = -a, -q
     return JointFit(fit.type, a, o, q, fit.residual)
+
+
+def _joint_motion(fit: JointFit, X: np.ndarray) -> float:
+    """How far (m) a joint moves its part's points ``X`` (parent frame): the largest over
+    frames of the median over points (0 for a fixed joint or no points)."""
+    if fit.type is JointType.FIXED or len(X) == 0:
+        return 0.0
+    d = transform_points(joint_transforms(fit.type, fit.axis, fit.origin, fit.values), X) - X
+    return float(np.max(np.median(np.linalg.norm(d, axis=-1), axis=1)))
 
 
 def _hinge_gap(fit: JointFit, X_child: np.ndarray, X_parent: np.ndarray) -> float:
@@ -948,49 +1029,63 @@ def run_articulate(
             break
         parts = [p for i, p in enumerate(parts) if i + 1 != drop]
     point_part = np.where(confident, label, -1)
-    poses = [eye] + [
-        _fit_poses(obs, np.nonzero(point_part == m)[0], parts[m - 1].poses, cfg)
-        for m in range(1, len(models))
-    ]
-    P = len(poses)
-    X_parts = [obs.anchors[point_part == m] for m in range(P)]
+    part_poses = [eye] + [p.poses for p in parts]
 
-    # 4. Kinematic tree, joint types, joint refit (parents before children).
-    trusted = [_reliable_frames(obs, np.nonzero(point_part == m)[0], cfg) for m in range(P)]
-    drag_part = _assign_drags(drags, obs.anchors, point_part, poses, trusted)
-    parents = _choose_parents(poses, X_parts, trusted, diag, cfg)
-    order_parts = [0]
-    while len(order_parts) < P:
-        order_parts += [
-            p for p in range(1, P) if p not in order_parts and parents[p] in order_parts
+    # 4. Kinematic tree, joint types, joint refit (parents before children). A joint that
+    # hardly moves (a fragment riding on its parent) is folded into the parent, and the
+    # tree refitted without it.
+    while True:
+        P = len(part_poses)
+        poses = [eye] + [
+            _fit_poses(obs, np.nonzero(point_part == m)[0], part_poses[m], cfg) for m in range(1, P)
         ]
-    new_index = {old: i for i, old in enumerate(order_parts)}
-    T_world = np.zeros((T, P, 4, 4))
-    T_world[:, 0] = np.eye(4)
+        X_parts = [obs.anchors[point_part == m] for m in range(P)]
+        trusted = [_reliable_frames(obs, np.nonzero(point_part == m)[0], cfg) for m in range(P)]
+        drag_part = _assign_drags(drags, obs.anchors, point_part, poses, trusted)
+        parents = _choose_parents(poses, X_parts, trusted, diag, cfg)
+        order_parts = [0]
+        while len(order_parts) < P:
+            order_parts += [
+                p for p in range(1, P) if p not in order_parts and parents[p] in order_parts
+            ]
+        new_index = {old: i for i, old in enumerate(order_parts)}
+        T_world = np.zeros((T, P, 4, 4))
+        T_world[:, 0] = np.eye(4)
+        fits: dict[int, JointFit] = {}
+        for old in order_parts[1:]:
+            T_parent = T_world[:, new_index[parents[old]]]
+            T_rel = invert_T(T_parent) @ poses[old]
+            ok = trusted[old] & trusted[parents[old]]
+            fit = _select(T_rel, X_parts[old], ok, diag, cfg)
+            own_drags = drags.points_3d[:, drag_part == old]
+            from_drag = _drag_joint(T_parent, own_drags, ok, diag, cfg)
+            if from_drag is not None:
+                fit = from_drag
+            elif cfg.refine_joints:
+                like = _drags_like(fit, T_parent, own_drags, diag, cfg)
+                groups = np.nonzero(point_part == old)[0]
+                fit = refine_joint(fit, T_parent, obs, groups, cfg, ok, like)
+            fits[old] = fit = _values_from_drags(fit, T_parent, own_drags, ok)
+            T_world[:, new_index[old]] = T_parent @ joint_transforms(
+                fit.type, fit.axis, fit.origin, fit.values
+            )
+        motion = {m: _joint_motion(fits[m], X_parts[m]) for m in order_parts[1:]}
+        m = min(motion, key=motion.get, default=None)
+        if m is None or motion[m] >= cfg.min_joint_travel * diag:
+            break
+        # Its points go to the other part whose motion explains them best (a fragment at
+        # an elbow may belong to the child); its children find a new parent next pass.
+        part_poses = [pp for i, pp in enumerate(poses) if i != m]
+        own = point_part == m
+        err = np.stack([obs.group_rms(pp, own) for pp in part_poses], 1)  # G P-1
+        point_part = np.where(point_part > m, point_part - 1, point_part)
+        point_part[own] = err[own].argmin(1)
+
     joints: list[Joint] = []
     names = ["base"] + [f"part_{i}" for i in range(1, P)]
     residuals = {}
     for old in order_parts[1:]:
-        i, par = new_index[old], new_index[parents[old]]
-        T_parent = T_world[:, par]
-        T_rel = invert_T(T_parent) @ poses[old]
-        ok = trusted[old] & trusted[parents[old]]
-        fit = _select(T_rel, X_parts[old], ok, diag, cfg)
-        own_drags = drags.points_3d[:, drag_part == old]
-        if ok.mean() < cfg.min_trusted_fraction and own_drags.shape[1]:
-            # Too little of the motion was tracked to tell a hinge from a slide: the
-            # requested drag's path does (its shape, not its exact amplitude).
-            T_inv = invert_T(T_parent)
-            path = (T_inv[:, :3, :3] @ own_drags[:, 0, :, None])[..., 0] + T_inv[:, :3, 3]
-            from_drag = _joint_from_drag(path, diag, cfg)
-            if from_drag is not None and from_drag.type is not fit.type:
-                fit = from_drag
-        # A joint taken from the drag is not refitted on the few tracked frames (they
-        # hardly constrain its axis).
-        if cfg.refine_joints and fit.residual > 0:
-            fit = refine_joint(fit, T_parent, obs, np.nonzero(point_part == old)[0], cfg, ok)
-        fit = _values_from_drags(fit, T_parent, drags.points_3d[:, drag_part == old], ok)
-        T_world[:, i] = T_parent @ joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
+        i, par, fit = new_index[old], new_index[parents[old]], fits[old]
         residuals[names[i]] = fit.residual
         joints.append(
             Joint(

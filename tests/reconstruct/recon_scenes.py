@@ -61,11 +61,12 @@ def _T(t):
 
 
 def cabinet(kind: str, seed: int = 0) -> ArticulatedAsset:
-    """'door' (revolute, vertical hinge), 'drawer' (prismatic along -y) or 'two' (both)."""
+    """'door' (revolute, vertical hinge), 'drawer' (prismatic along -y), 'two' (both),
+    or 'nested' (the door carries a panel sliding across it: a two-joint chain)."""
     rng = np.random.default_rng(seed)
     body = Link("body", (textured_box([-0.3, -0.2, 0.0], [0.3, 0.2, 0.6], rng, "body"),))
     links, joints = [body], []
-    if kind in ("door", "two"):
+    if kind in ("door", "two", "nested"):
         # Hinge at the front-left edge; door geometry in the joint frame.
         door = Link("door", (textured_box([0.0, -0.03, 0.3], [0.45, 0.0, 0.6], rng, "door"),))
         links.append(door)
@@ -78,6 +79,20 @@ def cabinet(kind: str, seed: int = 0) -> ArticulatedAsset:
                 _T([-0.3, -0.22, 0.0]),
                 np.array([0.0, 0.0, -1.0]),
                 (0.0, 2.0),
+            )
+        )
+    if kind == "nested":
+        panel = Link("panel", (textured_box([0.05, -0.06, 0.35], [0.25, -0.03, 0.55], rng, "p"),))
+        links.append(panel)
+        joints.append(
+            JointSpec(
+                "panel",
+                JointType.PRISMATIC,
+                "door",
+                "panel",
+                np.eye(4),
+                np.array([1.0, 0.0, 0.0]),
+                (0.0, 0.2),
             )
         )
     if kind in ("drawer", "two"):
@@ -127,7 +142,7 @@ def make_scene(kind: str, num_views=3, num_frames=8, size=128, with_gt=True, vie
     """
     asset = cabinet(kind)
     cams = rig(num_views, size)
-    amp = {"hinge": 0.9, "slide": 0.2}
+    amp = {"hinge": 0.9, "slide": 0.2, "panel": 0.15}
     names = tuple(j.name for j in asset.joints)
     values = np.stack([np.linspace(0, amp[n], num_frames) for n in names], 1)
     rest, vertex_link = posed_mesh(asset, {})

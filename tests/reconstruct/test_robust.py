@@ -12,8 +12,10 @@ from partdrag4d.reconstruct.articulate import (
     _assign_drags,
     _make_obs,
     _per_view_motion,
+    refine_joint,
 )
-from partdrag4d.reconstruct.joints import joint_transforms
+from partdrag4d.reconstruct.joints import JointFit, joint_transforms
+from partdrag4d.reconstruct.lines import axis_angle_deg
 from partdrag4d.reconstruct.pose import project
 from partdrag4d.reconstruct.se3 import transform_points
 
@@ -64,22 +66,22 @@ def test_views_disagreeing_on_amplitude_give_one_joint():
     assert abs(art.joints[0].values[-1] - 0.9) < 0.05
 
 
-def test_per_view_motion_recovers_each_views_amplitude():
-    # Synthetic tracks of a hinged panel: view v saw the joint moved amp[v] times as far.
-    rng = np.random.default_rng(0)
+def _panel_obs(q, amp, noise_px=0.0, seed=0):
+    """Synthetic tracks of a panel hinged on the z axis (3 views): view v saw the joint
+    moved amp[v] times as far."""
+    rng = np.random.default_rng(seed)
     cams = rig(3, 128)
     X = np.c_[rng.uniform(0.0, 0.3, 40), np.full(40, -0.2), rng.uniform(0.0, 0.4, 40)]
-    a, o, q = np.array([0.0, 0.0, 1.0]), np.zeros(3), np.linspace(0.0, 0.8, 6)
-    amp = np.array([0.85, 1.0, 1.15])
     view = np.repeat(np.arange(3), len(X))
     anchors = np.tile(X, (3, 1))
     uv = np.zeros((len(q), len(anchors), 2))
     for v in range(3):
         m = view == v
-        poses = joint_transforms(JointType.REVOLUTE, a, o, q * amp[v])
+        poses = joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q * amp[v])
         uv[:, m] = project(cams.K, cams.T_cam_world, view[m], transform_points(poses, anchors[m]))[
             0
         ]
+    uv[1:] += rng.normal(0.0, noise_px, uv[1:].shape)
     T = len(q)
     tracks = Tracks(
         anchors,
@@ -89,7 +91,17 @@ def test_per_view_motion_recovers_each_views_amplitude():
         np.ones((T, len(anchors))),
         np.full((T, len(anchors), 3), np.nan),
     )
-    obs = _make_obs(tracks, cams)
+    return _make_obs(tracks, cams)
+
+
+_Z = np.array([0.0, 0.0, 1.0])
+
+
+def test_per_view_motion_recovers_each_views_amplitude():
+    a, o, q = _Z, np.zeros(3), np.linspace(0.0, 0.8, 6)
+    amp = np.array([0.85, 1.0, 1.15])
+    obs = _panel_obs(q, amp)
+    anchors = obs.X
     shared = joint_transforms(JointType.REVOLUTE, a, o, q)
     groups = np.arange(len(obs.anchors))
     per_view = _per_view_motion(obs, shared, groups, ArticulateConfig())
@@ -101,3 +113,24 @@ def test_per_view_motion_recovers_each_views_amplitude():
     assert np.nanmax(obs.entry_rms(per_view, entries)) < 0.3
     # One shared motion leaves points beyond the inlier threshold.
     assert np.nanmax(obs.entry_rms(shared, entries)) > ArticulateConfig().inlier_threshold_px
+
+
+def test_drag_path_steers_a_hinge_tracked_over_few_frames():
+    # Noisy tracks over the first 3 of 12 frames hardly fix the axis; the requested drag's
+    # arc over all frames does, once it counts in the refit.
+    q = np.linspace(0.0, 1.2, 12)
+    obs = _panel_obs(q, np.ones(3), noise_px=1.0)
+    frames = np.arange(12) < 3
+    tilted = np.array([np.sin(0.1), 0.0, np.cos(0.1)])  # 5.7 degrees off
+    fit = JointFit(JointType.REVOLUTE, tilted, np.zeros(3), q, 0.0)
+    eye = np.broadcast_to(np.eye(4), (12, 4, 4)).copy()
+    groups = np.arange(len(obs.anchors))
+    drag = transform_points(
+        joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q), np.array([[0.3, -0.2, 0.4]])
+    )
+    cfg = ArticulateConfig(drag_weight=20)
+    alone = refine_joint(fit, eye, obs, groups, cfg, frames)
+    steered = refine_joint(fit, eye, obs, groups, cfg, frames, drag)
+    assert axis_angle_deg(steered.axis, _Z) < 0.5
+    assert axis_angle_deg(steered.axis, _Z) < 0.5 * axis_angle_deg(alone.axis, _Z)
+    np.testing.assert_allclose(steered.values, q, atol=0.02)

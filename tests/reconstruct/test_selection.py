@@ -121,3 +121,48 @@ def test_joint_from_drag_path_curved_is_hinge_straight_is_slide():
     np.testing.assert_allclose(fit.values, q, atol=1e-9)
     line = np.outer(np.linspace(0, 0.2, 8), [0, -1.0, 0]) + np.array([0, -0.3, 0.4])
     assert _joint_from_drag(line, 1.0, ArticulateConfig()).type is JointType.PRISMATIC
+
+
+def test_drag_joint_only_when_the_tracks_died_and_in_the_parent_frame():
+    from partdrag4d.reconstruct.articulate import ArticulateConfig, _drag_joint
+
+    cfg = ArticulateConfig()
+    # Parent slides along -y; the child (a lid) turns about a hinge riding on it.
+    T = 12
+    T_parent = joint_transforms(
+        JointType.PRISMATIC, np.array([0.0, -1, 0]), np.zeros(3), np.linspace(0, 0.2, T)
+    )
+    a, o = np.array([1.0, 0, 0]), np.array([0.0, -0.2, 0.5])
+    q = np.linspace(0, 1.0, T)
+    T_world = T_parent @ joint_transforms(JointType.REVOLUTE, a, o, q)
+    start = np.array([0.1, -0.2, 0.7])
+    drag = (T_world[:, :3, :3] @ start + T_world[:, :3, 3])[:, None]  # T 1 3
+    few = np.arange(T) < 3
+    fit = _drag_joint(T_parent, drag, few, 1.0, cfg)
+    assert fit.type is JointType.REVOLUTE and abs(fit.axis @ a) > 1 - 1e-9
+    # The pivot lies on the true hinge line (in the parent frame at rest = world).
+    assert np.linalg.norm(np.cross(fit.origin - o, a)) < 1e-9
+    np.testing.assert_allclose(fit.values, q, atol=1e-9)
+    # Enough tracked frames, or no drag on the part: the tracks decide.
+    assert _drag_joint(T_parent, drag, np.ones(T, bool), 1.0, cfg) is None
+    assert _drag_joint(T_parent, drag[:, :0], few, 1.0, cfg) is None
+
+
+def test_only_drags_shaped_like_the_joint_steer_its_refit():
+    from partdrag4d.reconstruct.articulate import ArticulateConfig, _drags_like
+
+    a, o = np.array([0.0, 0, 1]), np.array([0.3, 0.0, 0.0])
+    q = np.linspace(0, 1.0, 10)
+    Tq = joint_transforms(JointType.REVOLUTE, a, o, q)
+    arc = Tq[:, :3, :3] @ np.array([-0.2, 0.0, 0.5]) + Tq[:, :3, 3]
+    # A hand-written drag from the door's edge straight to where it should end up.
+    straight = arc[0] + np.linspace(0, 1, 10)[:, None] * (arc[-1] - arc[0])
+    drags = np.stack([arc, straight], 1)
+    hinge = JointFit(JointType.REVOLUTE, a, o, q, 0.0)
+    eye = np.broadcast_to(np.eye(4), (10, 4, 4))
+    kept = _drags_like(hinge, eye, drags, 1.0, ArticulateConfig())
+    np.testing.assert_array_equal(kept, drags[:, :1])
+    slide = JointFit(JointType.PRISMATIC, np.array([1.0, 0, 0]), o, q, 0.0)
+    np.testing.assert_array_equal(
+        _drags_like(slide, eye, drags, 1.0, ArticulateConfig()), drags[:, 1:]
+    )
