@@ -848,6 +848,32 @@ def refine_joint(
     return JointFit(fit.type, a, o, q, fit.residual)
 
 
+def _fit_joint(
+    refine: bool,
+    obs: _Obs,
+    T_world_part: np.ndarray,
+    T_world_parent: np.ndarray,
+    groups: np.ndarray,
+    ok: np.ndarray,
+    drag_tracks: np.ndarray,
+    diag: float,
+    cfg: ArticulateConfig,
+) -> JointFit:
+    """The joint of a part (its surface points ``groups``) relative to its parent: type
+    by model selection on the trusted frames ``ok``, or from its drag when too few were
+    tracked (:func:`_drag_joint`); refitted on the tracks and the drags shaped like it;
+    untrusted frames' values from the drags."""
+    T_rel = invert_T(T_world_parent) @ T_world_part
+    fit = _select(T_rel, obs.anchors[groups], ok, diag, cfg)
+    from_drag = _drag_joint(T_world_parent, drag_tracks, ok, diag, cfg)
+    if from_drag is not None:
+        fit = from_drag
+    elif refine:
+        like = _drags_like(fit, T_world_parent, drag_tracks, diag, cfg)
+        fit = refine_joint(fit, T_world_parent, obs, groups, cfg, ok, like)
+    return _values_from_drags(fit, T_world_parent, drag_tracks, ok)
+
+
 def _joint_motion(fit: JointFit, X: np.ndarray) -> float:
     """How far (m) a joint moves its part's points ``X`` (parent frame): the largest over
     frames of the median over points (0 for a fixed joint or no points)."""
@@ -1029,16 +1055,19 @@ def run_articulate(
             break
         parts = [p for i, p in enumerate(parts) if i + 1 != drop]
     point_part = np.where(confident, label, -1)
-    part_poses = [eye] + [p.poses for p in parts]
+    poses = [eye] + [
+        _fit_poses(obs, np.nonzero(point_part == m)[0], parts[m - 1].poses, cfg)
+        for m in range(1, len(models))
+    ]
 
     # 4. Kinematic tree, joint types, joint refit (parents before children). A joint that
-    # hardly moves (a fragment riding on its parent) is folded into the parent, and the
-    # tree refitted without it.
+    # hardly moves (a fragment riding on its parent) is folded into the others, and the
+    # tree refitted without it (joints whose part, parent motion and drags are unchanged
+    # are reused).
+    fitted: dict[bytes, JointFit] = {}
+    refine = False  # folding decides on the selected joints; one last pass refits them
     while True:
-        P = len(part_poses)
-        poses = [eye] + [
-            _fit_poses(obs, np.nonzero(point_part == m)[0], part_poses[m], cfg) for m in range(1, P)
-        ]
+        P = len(poses)
         X_parts = [obs.anchors[point_part == m] for m in range(P)]
         trusted = [_reliable_frames(obs, np.nonzero(point_part == m)[0], cfg) for m in range(P)]
         drag_part = _assign_drags(drags, obs.anchors, point_part, poses, trusted)
@@ -1054,32 +1083,37 @@ def run_articulate(
         fits: dict[int, JointFit] = {}
         for old in order_parts[1:]:
             T_parent = T_world[:, new_index[parents[old]]]
-            T_rel = invert_T(T_parent) @ poses[old]
+            groups = np.nonzero(point_part == old)[0]
             ok = trusted[old] & trusted[parents[old]]
-            fit = _select(T_rel, X_parts[old], ok, diag, cfg)
             own_drags = drags.points_3d[:, drag_part == old]
-            from_drag = _drag_joint(T_parent, own_drags, ok, diag, cfg)
-            if from_drag is not None:
-                fit = from_drag
-            elif cfg.refine_joints:
-                like = _drags_like(fit, T_parent, own_drags, diag, cfg)
-                groups = np.nonzero(point_part == old)[0]
-                fit = refine_joint(fit, T_parent, obs, groups, cfg, ok, like)
-            fits[old] = fit = _values_from_drags(fit, T_parent, own_drags, ok)
+            key = b"".join(x.tobytes() for x in (groups, T_parent, ok, own_drags)) + bytes(refine)
+            if key not in fitted:
+                fitted[key] = _fit_joint(
+                    refine, obs, poses[old], T_parent, groups, ok, own_drags, diag, cfg
+                )
+            fits[old] = fit = fitted[key]
             T_world[:, new_index[old]] = T_parent @ joint_transforms(
                 fit.type, fit.axis, fit.origin, fit.values
             )
+        if refine:
+            break
         motion = {m: _joint_motion(fits[m], X_parts[m]) for m in order_parts[1:]}
         m = min(motion, key=motion.get, default=None)
         if m is None or motion[m] >= cfg.min_joint_travel * diag:
-            break
+            if not cfg.refine_joints:
+                break
+            refine = True
+            continue
         # Its points go to the other part whose motion explains them best (a fragment at
         # an elbow may belong to the child); its children find a new parent next pass.
-        part_poses = [pp for i, pp in enumerate(poses) if i != m]
         own = point_part == m
-        err = np.stack([obs.group_rms(pp, own) for pp in part_poses], 1)  # G P-1
+        del poses[m]
+        err = np.stack([obs.group_rms(pp, own) for pp in poses], 1)  # G P-1
         point_part = np.where(point_part > m, point_part - 1, point_part)
         point_part[own] = err[own].argmin(1)
+        for k in np.unique(point_part[own]):
+            if k > 0:
+                poses[k] = _fit_poses(obs, np.nonzero(point_part == k)[0], poses[k], cfg)
 
     joints: list[Joint] = []
     names = ["base"] + [f"part_{i}" for i in range(1, P)]
