@@ -8,13 +8,14 @@ microwave, seed 0): the number of views (V = 1, 2, 4, 8, no degradation) and the
 degradation strength (0, 0.5, 1, 2 x the defaults, V = 4). Cases shared with the main
 run are run once.
 
-Run (the default is the issue's benchmark, ~15-20 min on 2 cores with --jobs 2)::
+Run (the default is the issue's benchmark, ~9-10 min on 2 cores with --jobs 2)::
 
-    .venv/bin/python tools/benchmarks/bench_reconstruct.py --jobs 2 --out results.json
+    .venv/bin/python tools/benchmarks/bench_reconstruct.py --jobs 2
 
 Prints the command, a per-category table, aggregate rows against the issue's targets
 (ratios and "meets"/"misses", never assertions), the sweeps and the peak memory of the
-workers (``ru_maxrss``); writes every per-object metric to ``--out`` (JSON).
+workers (``ru_maxrss``); writes every per-object metric to ``--out`` (JSON, by default
+``outputs/bench_reconstruct_results.json``, which git ignores).
 """
 
 from __future__ import annotations
@@ -309,7 +310,7 @@ def main() -> None:
     )
     ap.add_argument("--no-degraded", action="store_true", help="skip the degraded main run")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
-    ap.add_argument("--out", default="bench_reconstruct_results.json")
+    ap.add_argument("--out", default="outputs/bench_reconstruct_results.json")
     args = ap.parse_args()
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
 
@@ -355,6 +356,7 @@ def main() -> None:
         results.append(r)
     peak = max(r["maxrss_mb"] for r in results)
     summary = print_report(results, args.categories, peak)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(
         json.dumps({"command": sys.argv, "summary": summary, "results": results}, indent=1)
     )
