@@ -849,7 +849,6 @@ def refine_joint(
 
 
 def _fit_joint(
-    refine: bool,
     obs: _Obs,
     T_world_part: np.ndarray,
     T_world_parent: np.ndarray,
@@ -858,11 +857,12 @@ def _fit_joint(
     drag_tracks: np.ndarray,
     diag: float,
     cfg: ArticulateConfig,
+    refine: bool,
 ) -> JointFit:
     """The joint of a part (its surface points ``groups``) relative to its parent: type
     by model selection on the trusted frames ``ok``, or from its drag when too few were
-    tracked (:func:`_drag_joint`); refitted on the tracks and the drags shaped like it;
-    untrusted frames' values from the drags."""
+    tracked (:func:`_drag_joint`); with ``refine``, refitted on the tracks and the drags
+    shaped like it; untrusted frames' values from the drags."""
     T_rel = invert_T(T_world_parent) @ T_world_part
     fit = _select(T_rel, obs.anchors[groups], ok, diag, cfg)
     from_drag = _drag_joint(T_world_parent, drag_tracks, ok, diag, cfg)
@@ -872,6 +872,56 @@ def _fit_joint(
         like = _drags_like(fit, T_world_parent, drag_tracks, diag, cfg)
         fit = refine_joint(fit, T_world_parent, obs, groups, cfg, ok, like)
     return _values_from_drags(fit, T_world_parent, drag_tracks, ok)
+
+
+@dataclass
+class _Tree:
+    """Parts as a kinematic tree: ``order`` lists part indices parents first, ``parents``
+    gives each part's parent (the base's is itself), ``fits`` each moving part's joint,
+    ``T_world`` (T, P, 4, 4) the modelled poses with columns in tree order."""
+
+    order: list[int]
+    parents: list[int]
+    fits: dict[int, JointFit]
+    T_world: np.ndarray
+
+
+def _fit_tree(
+    obs: _Obs,
+    poses: list[np.ndarray],
+    point_part: np.ndarray,
+    drags: DragSet,
+    diag: float,
+    cfg: ArticulateConfig,
+    refine: bool,
+    fitted: dict[bytes, JointFit],
+) -> _Tree:
+    """Parents, then every joint relative to its parent's modelled motion (parents
+    first). ``fitted`` caches joints by their inputs across calls."""
+    P, T = len(poses), len(poses[0])
+    X_parts = [obs.anchors[point_part == m] for m in range(P)]
+    trusted = [_reliable_frames(obs, np.nonzero(point_part == m)[0], cfg) for m in range(P)]
+    drag_part = _assign_drags(drags, obs.anchors, point_part, poses, trusted)
+    parents = _choose_parents(poses, X_parts, trusted, diag, cfg)
+    order = [0]
+    while len(order) < P:
+        order += [p for p in range(1, P) if p not in order and parents[p] in order]
+    T_world = np.zeros((T, P, 4, 4))
+    T_world[:, 0] = np.eye(4)
+    fits: dict[int, JointFit] = {}
+    for i, part in enumerate(order[1:], start=1):
+        T_parent = T_world[:, order.index(parents[part])]
+        groups = np.nonzero(point_part == part)[0]
+        ok = trusted[part] & trusted[parents[part]]
+        own_drags = drags.points_3d[:, drag_part == part]
+        key = b"".join(x.tobytes() for x in (groups, T_parent, ok, own_drags)) + bytes(refine)
+        if key not in fitted:
+            fitted[key] = _fit_joint(
+                obs, poses[part], T_parent, groups, ok, own_drags, diag, cfg, refine
+            )
+        fits[part] = fit = fitted[key]
+        T_world[:, i] = T_parent @ joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
+    return _Tree(order, parents, fits, T_world)
 
 
 def _joint_motion(fit: JointFit, X: np.ndarray) -> float:
@@ -1061,49 +1111,18 @@ def run_articulate(
     ]
 
     # 4. Kinematic tree, joint types, joint refit (parents before children). A joint that
-    # hardly moves (a fragment riding on its parent) is folded into the others, and the
-    # tree refitted without it (joints whose part, parent motion and drags are unchanged
-    # are reused).
+    # hardly moves (a fragment riding on its parent) is folded into the others and the
+    # tree refitted without it; folding decides on the selected joints, and one last pass
+    # refits them.
     fitted: dict[bytes, JointFit] = {}
-    refine = False  # folding decides on the selected joints; one last pass refits them
     while True:
-        P = len(poses)
-        X_parts = [obs.anchors[point_part == m] for m in range(P)]
-        trusted = [_reliable_frames(obs, np.nonzero(point_part == m)[0], cfg) for m in range(P)]
-        drag_part = _assign_drags(drags, obs.anchors, point_part, poses, trusted)
-        parents = _choose_parents(poses, X_parts, trusted, diag, cfg)
-        order_parts = [0]
-        while len(order_parts) < P:
-            order_parts += [
-                p for p in range(1, P) if p not in order_parts and parents[p] in order_parts
-            ]
-        new_index = {old: i for i, old in enumerate(order_parts)}
-        T_world = np.zeros((T, P, 4, 4))
-        T_world[:, 0] = np.eye(4)
-        fits: dict[int, JointFit] = {}
-        for old in order_parts[1:]:
-            T_parent = T_world[:, new_index[parents[old]]]
-            groups = np.nonzero(point_part == old)[0]
-            ok = trusted[old] & trusted[parents[old]]
-            own_drags = drags.points_3d[:, drag_part == old]
-            key = b"".join(x.tobytes() for x in (groups, T_parent, ok, own_drags)) + bytes(refine)
-            if key not in fitted:
-                fitted[key] = _fit_joint(
-                    refine, obs, poses[old], T_parent, groups, ok, own_drags, diag, cfg
-                )
-            fits[old] = fit = fitted[key]
-            T_world[:, new_index[old]] = T_parent @ joint_transforms(
-                fit.type, fit.axis, fit.origin, fit.values
-            )
-        if refine:
-            break
-        motion = {m: _joint_motion(fits[m], X_parts[m]) for m in order_parts[1:]}
+        tree = _fit_tree(obs, poses, point_part, drags, diag, cfg, False, fitted)
+        motion = {
+            m: _joint_motion(tree.fits[m], obs.anchors[point_part == m]) for m in tree.order[1:]
+        }
         m = min(motion, key=motion.get, default=None)
         if m is None or motion[m] >= cfg.min_joint_travel * diag:
-            if not cfg.refine_joints:
-                break
-            refine = True
-            continue
+            break
         # Its points go to the other part whose motion explains them best (a fragment at
         # an elbow may belong to the child); its children find a new parent next pass.
         own = point_part == m
@@ -1114,12 +1133,16 @@ def run_articulate(
         for k in np.unique(point_part[own]):
             if k > 0:
                 poses[k] = _fit_poses(obs, np.nonzero(point_part == k)[0], poses[k], cfg)
+    if cfg.refine_joints:
+        tree = _fit_tree(obs, poses, point_part, drags, diag, cfg, True, fitted)
+    P, order_parts, parents, T_world = len(poses), tree.order, tree.parents, tree.T_world
+    new_index = {old: i for i, old in enumerate(order_parts)}
 
     joints: list[Joint] = []
     names = ["base"] + [f"part_{i}" for i in range(1, P)]
     residuals = {}
     for old in order_parts[1:]:
-        i, par, fit = new_index[old], new_index[parents[old]], fits[old]
+        i, par, fit = new_index[old], new_index[parents[old]], tree.fits[old]
         residuals[names[i]] = fit.residual
         joints.append(
             Joint(
