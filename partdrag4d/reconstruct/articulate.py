@@ -105,7 +105,7 @@ class ArticulateConfig:
     into the others (its points go to the part whose motion explains them best). Larger
     than ``min_joint_motion``, which compares noisier free poses: 0.03 there merged a
     lamp's upper arm into its lower arm on degraded video."""
-    min_part_fraction: float = 0.05
+    min_part_fraction: float = 0.04
     """Smallest part as a fraction of the moving points (with ``min_part_points``)."""
     min_track_frames: int = 2
     """RANSAC samples need triangulated trajectories over at least this many first
