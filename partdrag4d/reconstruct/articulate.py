@@ -17,8 +17,10 @@ mesh (the honesty rule). Steps:
    better (drawers sliding by different amounts otherwise fit one rotation about a far
    axis).
 3. Every point is reassigned to the model (base or part) that explains it best;
-   ambiguous points (e.g. on a hinge line) do not vote. Parts another model explains,
-   parts that hardly move relative to a bigger part or the base (fragments made of
+   ambiguous points (e.g. on a hinge line) do not vote. Parts another model explains
+   (also: explains where the part faces the cameras, since tracks on a surface seen
+   edge-on slide coherently enough to look like a motion of their own), parts that
+   hardly move relative to a bigger part or the base (fragments made of
    tracks drifting on a surface turning away) and parts that own no face of the mesh
    are merged away.
 4. Per moving part: the parent is the base when a simple joint explains the part's
@@ -60,7 +62,12 @@ from partdrag4d.reconstruct.joints import (
 from partdrag4d.reconstruct.lines import closest_point_on_line
 from partdrag4d.reconstruct.pose import masked_rms, project, refine_pose, reprojection_errors
 from partdrag4d.reconstruct.se3 import invert_T, kabsch, scale_motion, transform_points
-from partdrag4d.reconstruct.segment import SegmentConfig, label_faces, vertex_labels
+from partdrag4d.reconstruct.segment import (
+    SegmentConfig,
+    anchor_normals,
+    label_faces,
+    vertex_labels,
+)
 
 
 @dataclass
@@ -147,6 +154,13 @@ class ArticulateConfig:
     drag_weight: int = 20
     """In the joint refit, each requested drag on a part counts as this many tracked
     points observing every frame (0: the tracks alone decide)."""
+    min_view_cos: float = 0.3
+    """A part is also merged away when another model explains at least half of its
+    tracks over the frames where it shows them at |cos| >= this to the camera ray (not
+    grazing: there flow slides along the foreshortened texture); 0 turns this off."""
+    head_on_gain_px: float = 0.5
+    """... and the part's own motion fits them less than this much better there (a door
+    near its hinge moves a little while still facing the cameras)."""
     refine_joints: bool = True
     """Refit axis, pivot and values jointly on reprojection error."""
     joint: JointSelectConfig = field(default_factory=JointSelectConfig)
@@ -178,6 +192,27 @@ class _Obs:
     traj: np.ndarray  # T G 3 triangulated trajectory (NaN unknown)
     K: np.ndarray
     Tcw: np.ndarray
+    normals: np.ndarray | None = None  # G 3 rest surface normal at each anchor
+
+    def facing(self, model: np.ndarray, entries: np.ndarray, min_cos: float) -> np.ndarray:
+        """(T, n) mask: under ``model`` (see :meth:`reproject`) each entry's surface
+        meets its camera's ray at |cos| >= ``min_cos`` (not grazing). All true without
+        normals or with ``min_cos`` 0."""
+        T = model.shape[-3]
+        if self.normals is None or min_cos <= 0:
+            return np.ones((T, len(entries)), bool)
+        view = self.view[entries]
+        # Per entry and frame, the pose that moves it: (T, n, 4, 4).
+        if model.ndim == 3:
+            M = np.broadcast_to(model[:, None], (T, len(entries), 4, 4))
+        else:
+            M = model[view].swapaxes(0, 1)
+        R, t = M[..., :3, :3], M[..., :3, 3]
+        X = np.einsum("tnij,nj->tni", R, self.X[entries]) + t
+        n = np.einsum("tnij,nj->tni", R, self.normals[self.group[entries]])
+        ray = X - invert_T(self.Tcw)[view, :3, 3]
+        cos = np.abs(np.sum(n * ray, -1)) / np.maximum(np.linalg.norm(ray, axis=-1), 1e-12)
+        return cos >= min_cos
 
     def reproject(self, model: np.ndarray, entries: np.ndarray) -> np.ndarray:
         """Pixels (T, n, 2) of the entries' rest anchors moved by ``model``: poses shared
@@ -194,16 +229,21 @@ class _Obs:
                 )
         return np.where((z > 1e-9)[..., None], xy, np.nan)
 
-    def entry_rms(self, model: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    def entry_rms(self, model: np.ndarray, entries: np.ndarray, min_cos: float = 0.0) -> np.ndarray:
         """RMS reprojection error over visible frames of each entry under ``model``
-        (see :meth:`reproject`)."""
+        (see :meth:`reproject`), leaving out later frames where it is seen grazing (see
+        :meth:`facing`)."""
         e = np.linalg.norm(self.reproject(model, entries) - self.uv[:, entries], axis=-1)
-        return masked_rms(np.nan_to_num(e, nan=np.inf), self.vis[:, entries], axis=0)
+        seen = self.vis[:, entries] & self.facing(model, entries, min_cos)
+        seen[0] = self.vis[0, entries]  # the rest frame keeps every entry defined
+        return masked_rms(np.nan_to_num(e, nan=np.inf), seen, axis=0)
 
-    def group_rms(self, model: np.ndarray, groups_mask: np.ndarray) -> np.ndarray:
+    def group_rms(
+        self, model: np.ndarray, groups_mask: np.ndarray, min_cos: float = 0.0
+    ) -> np.ndarray:
         """Mean over a group's entries of their RMS error (NaN for groups not in mask)."""
         entries = np.nonzero(groups_mask[self.group])[0]
-        r = np.nan_to_num(self.entry_rms(model, entries), nan=1e6)
+        r = np.nan_to_num(self.entry_rms(model, entries, min_cos), nan=1e6)
         G = len(self.anchors)
         s = np.bincount(self.group[entries], r, minlength=G)
         c = np.bincount(self.group[entries], minlength=G)
@@ -285,6 +325,34 @@ def _model_overlap(
             e = np.linalg.norm(obs.reproject(model, entries) - xy_m, axis=-1)
             best = np.minimum(best, np.sqrt(np.mean(np.nan_to_num(e, nan=1e6) ** 2, 0)))
     return float(np.mean(best < cfg.merge_threshold_px))
+
+
+def _head_on_overlap(
+    obs: _Obs, models: list[np.ndarray], m: int, groups: np.ndarray, cfg: ArticulateConfig
+) -> float:
+    """Fraction of part ``m``'s track entries that another model reproduces within
+    ``merge_threshold_px`` (RMS), and less than ``head_on_gain_px`` worse than part
+    ``m``'s own, over the frames where part ``m`` shows them head-on (see
+    :meth:`_Obs.facing`), among entries seen so in at least two frames after the rest.
+
+    Tracks on a surface turning towards grazing slide along its foreshortened texture,
+    coherently enough for a rigid motion of their own to explain them better than their
+    part's; seen head-on, their part still explains them."""
+    entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
+    seen = obs.vis[:, entries] & obs.facing(models[m], entries, cfg.min_view_cos)
+    seen[0] = False
+    informative = seen.sum(0) >= 2
+    if cfg.min_view_cos <= 0 or not informative.any():
+        return 0.0
+    entries, seen = entries[informative], seen[:, informative]
+
+    def rms(model: np.ndarray) -> np.ndarray:
+        e = np.linalg.norm(obs.reproject(model, entries) - obs.uv[:, entries], axis=-1)
+        return masked_rms(np.nan_to_num(e, nan=np.inf), seen, axis=0)
+
+    best = np.min([rms(model) for o, model in enumerate(models) if o != m], axis=0)
+    own = rms(models[m])
+    return float(np.mean((best < cfg.merge_threshold_px) & (best - own < cfg.head_on_gain_px)))
 
 
 def _ransac_part(
@@ -1020,6 +1088,7 @@ def run_articulate(
     """
     _check(tracks, cameras)
     obs = _make_obs(tracks, cameras)
+    obs.normals = anchor_normals(mesh.vertices, mesh.faces, obs.anchors)
     T = tracks.uv.shape[0]
     G = len(obs.anchors)
     diag = mesh.bbox_diagonal()
@@ -1064,7 +1133,10 @@ def run_articulate(
         ]
         for m in sorted(range(1, len(models)), key=lambda m: counts[m]):
             own = label == m
-            explained = _model_overlap(obs, models, m, np.nonzero(own)[0], cfg)
+            explained = max(
+                _model_overlap(obs, models, m, np.nonzero(own)[0], cfg),
+                _head_on_overlap(obs, models, m, np.nonzero(own)[0], cfg),
+            )
             if counts[m] < min_points or explained >= 0.5:
                 drop = m
                 break

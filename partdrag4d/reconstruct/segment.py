@@ -51,6 +51,19 @@ def _face_adjacency(rep: np.ndarray, faces: np.ndarray):
     return (inc @ inc.T).tocsr()
 
 
+def anchor_normals(
+    vertices: Float[np.ndarray, "V 3"],
+    faces: Int[np.ndarray, "F 3"],
+    points: Float[np.ndarray, "N 3"],
+) -> Float[np.ndarray, "N 3"]:
+    """Unit normal of the mesh face nearest each surface point (sign as the winding)."""
+    import trimesh
+
+    tm = trimesh.Trimesh(vertices, faces, process=False)
+    _, _, tri = trimesh.proximity.closest_point(tm, points)
+    return np.asarray(tm.face_normals)[tri]
+
+
 def label_faces(
     vertices: Float[np.ndarray, "N 3"],
     faces: Int[np.ndarray, "F 3"],
