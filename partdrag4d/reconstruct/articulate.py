@@ -218,32 +218,29 @@ class _Obs:
         """Pixels (T, n, 2) of the entries' rest anchors moved by ``model``: poses shared
         by all views (T, 4, 4) or per view (V, T, 4, 4); NaN behind a camera."""
         X, view = self.X[entries], self.view[entries]
-        if model.ndim == 3:
-            xy, z = project(self.K, self.Tcw, view, transform_points(model, X))
-        else:
-            xy, z = np.empty((model.shape[1], len(X), 2)), np.empty((model.shape[1], len(X)))
-            for v in np.unique(view):
-                m = view == v
-                xy[:, m], z[:, m] = project(
-                    self.K, self.Tcw, view[m], transform_points(model[v], X[m])
-                )
+        T = model.shape[-3]
+        xy, z = np.empty((T, len(X), 2)), np.empty((T, len(X)))
+        for v in np.unique(view):
+            # One camera-from-rest transform per frame: a dense product per view.
+            m = view == v
+            Xc = transform_points(self.Tcw[v] @ (model if model.ndim == 3 else model[v]), X[m])
+            K, zc = self.K[v], Xc[..., 2]
+            zs = np.where(np.abs(zc) < 1e-12, 1e-12, zc)
+            xy[:, m, 0] = (K[0, 0] * Xc[..., 0] + K[0, 1] * Xc[..., 1]) / zs + K[0, 2]
+            xy[:, m, 1] = K[1, 1] * Xc[..., 1] / zs + K[1, 2]
+            z[:, m] = zc
         return np.where((z > 1e-9)[..., None], xy, np.nan)
 
-    def entry_rms(self, model: np.ndarray, entries: np.ndarray, min_cos: float = 0.0) -> np.ndarray:
+    def entry_rms(self, model: np.ndarray, entries: np.ndarray) -> np.ndarray:
         """RMS reprojection error over visible frames of each entry under ``model``
-        (see :meth:`reproject`), leaving out later frames where it is seen grazing (see
-        :meth:`facing`)."""
+        (see :meth:`reproject`)."""
         e = np.linalg.norm(self.reproject(model, entries) - self.uv[:, entries], axis=-1)
-        seen = self.vis[:, entries] & self.facing(model, entries, min_cos)
-        seen[0] = self.vis[0, entries]  # the rest frame keeps every entry defined
-        return masked_rms(np.nan_to_num(e, nan=np.inf), seen, axis=0)
+        return masked_rms(np.nan_to_num(e, nan=np.inf), self.vis[:, entries], axis=0)
 
-    def group_rms(
-        self, model: np.ndarray, groups_mask: np.ndarray, min_cos: float = 0.0
-    ) -> np.ndarray:
+    def group_rms(self, model: np.ndarray, groups_mask: np.ndarray) -> np.ndarray:
         """Mean over a group's entries of their RMS error (NaN for groups not in mask)."""
         entries = np.nonzero(groups_mask[self.group])[0]
-        r = np.nan_to_num(self.entry_rms(model, entries, min_cos), nan=1e6)
+        r = np.nan_to_num(self.entry_rms(model, entries), nan=1e6)
         G = len(self.anchors)
         s = np.bincount(self.group[entries], r, minlength=G)
         c = np.bincount(self.group[entries], minlength=G)
@@ -1133,11 +1130,12 @@ def run_articulate(
         ]
         for m in sorted(range(1, len(models)), key=lambda m: counts[m]):
             own = label == m
-            explained = max(
-                _model_overlap(obs, models, m, np.nonzero(own)[0], cfg),
-                _head_on_overlap(obs, models, m, np.nonzero(own)[0], cfg),
-            )
-            if counts[m] < min_points or explained >= 0.5:
+            groups = np.nonzero(own)[0]
+            if (
+                counts[m] < min_points
+                or _model_overlap(obs, models, m, groups, cfg) >= 0.5
+                or _head_on_overlap(obs, models, m, groups, cfg) >= 0.5
+            ):
                 drop = m
                 break
             X_m = obs.anchors[own]
