@@ -60,7 +60,13 @@ from partdrag4d.reconstruct.joints import (
     select_joint,
 )
 from partdrag4d.reconstruct.lines import closest_point_on_line
-from partdrag4d.reconstruct.pose import masked_rms, project, refine_pose, reprojection_errors
+from partdrag4d.reconstruct.pose import (
+    masked_rms,
+    pinhole,
+    project,
+    refine_pose,
+    reprojection_errors,
+)
 from partdrag4d.reconstruct.se3 import invert_T, kabsch, scale_motion, transform_points
 from partdrag4d.reconstruct.segment import (
     SegmentConfig,
@@ -224,11 +230,7 @@ class _Obs:
             # One camera-from-rest transform per frame: a dense product per view.
             m = view == v
             Xc = transform_points(self.Tcw[v] @ (model if model.ndim == 3 else model[v]), X[m])
-            K, zc = self.K[v], Xc[..., 2]
-            zs = np.where(np.abs(zc) < 1e-12, 1e-12, zc)
-            xy[:, m, 0] = (K[0, 0] * Xc[..., 0] + K[0, 1] * Xc[..., 1]) / zs + K[0, 2]
-            xy[:, m, 1] = K[1, 1] * Xc[..., 1] / zs + K[1, 2]
-            z[:, m] = zc
+            xy[:, m], z[:, m] = pinhole(self.K[v], Xc), Xc[..., 2]
         return np.where((z > 1e-9)[..., None], xy, np.nan)
 
     def entry_rms(self, model: np.ndarray, entries: np.ndarray) -> np.ndarray:
@@ -335,11 +337,13 @@ def _head_on_overlap(
     Tracks on a surface turning towards grazing slide along its foreshortened texture,
     coherently enough for a rigid motion of their own to explain them better than their
     part's; seen head-on, their part still explains them."""
+    if cfg.min_view_cos <= 0:
+        return 0.0
     entries = np.nonzero(np.isin(obs.group, _subset(groups, cfg.max_fit_points)))[0]
     seen = obs.vis[:, entries] & obs.facing(models[m], entries, cfg.min_view_cos)
     seen[0] = False
     informative = seen.sum(0) >= 2
-    if cfg.min_view_cos <= 0 or not informative.any():
+    if not informative.any():
         return 0.0
     entries, seen = entries[informative], seen[:, informative]
 

@@ -29,12 +29,17 @@ def project(
     R = T_cam_world[view, :3, :3]
     t = T_cam_world[view, :3, 3]
     Xc = np.einsum("nij,...nj->...ni", R, X) + t
+    return pinhole(K[view], Xc), Xc[..., 2]
+
+
+def pinhole(K: Float[np.ndarray, "*N 3 3"], Xc: Float[np.ndarray, "*B N 3"]) -> np.ndarray:
+    """Pixels (*B, N, 2) of camera-frame points under intrinsics ``K``: one matrix for
+    all points or one per point (N, 3, 3)."""
     z = Xc[..., 2]
     zs = np.where(np.abs(z) < 1e-12, 1e-12, z)
-    Kv = K[view]
-    u = Kv[:, 0, 0] * Xc[..., 0] / zs + Kv[:, 0, 1] * Xc[..., 1] / zs + Kv[:, 0, 2]
-    v = Kv[:, 1, 1] * Xc[..., 1] / zs + Kv[:, 1, 2]
-    return np.stack([u, v], -1), z
+    u = K[..., 0, 0] * Xc[..., 0] / zs + K[..., 0, 1] * Xc[..., 1] / zs + K[..., 0, 2]
+    v = K[..., 1, 1] * Xc[..., 1] / zs + K[..., 1, 2]
+    return np.stack([u, v], -1)
 
 
 def triangulate(
