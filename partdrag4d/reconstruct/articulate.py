@@ -204,21 +204,18 @@ class _Obs:
         """(T, n) mask: under ``model`` (see :meth:`reproject`) each entry's surface
         meets its camera's ray at |cos| >= ``min_cos`` (not grazing). All true without
         normals or with ``min_cos`` 0."""
-        T = model.shape[-3]
+        out = np.ones((model.shape[-3], len(entries)), bool)
         if self.normals is None or min_cos <= 0:
-            return np.ones((T, len(entries)), bool)
-        view = self.view[entries]
-        # Per entry and frame, the pose that moves it: (T, n, 4, 4).
-        if model.ndim == 3:
-            M = np.broadcast_to(model[:, None], (T, len(entries), 4, 4))
-        else:
-            M = model[view].swapaxes(0, 1)
-        R, t = M[..., :3, :3], M[..., :3, 3]
-        X = np.einsum("tnij,nj->tni", R, self.X[entries]) + t
-        n = np.einsum("tnij,nj->tni", R, self.normals[self.group[entries]])
-        ray = X - invert_T(self.Tcw)[view, :3, 3]
-        cos = np.abs(np.sum(n * ray, -1)) / np.maximum(np.linalg.norm(ray, axis=-1), 1e-12)
-        return cos >= min_cos
+            return out
+        view, centres = self.view[entries], invert_T(self.Tcw)[:, :3, 3]
+        for v in np.unique(view):
+            m = view == v
+            M = model if model.ndim == 3 else model[v]  # T 4 4
+            ray = transform_points(M, self.X[entries[m]]) - centres[v]
+            n = self.normals[self.group[entries[m]]] @ M[:, :3, :3].swapaxes(-1, -2)
+            cos_ray = np.abs(np.sum(n * ray, -1))  # |cos| times the ray's length
+            out[:, m] = cos_ray >= min_cos * np.linalg.norm(ray, axis=-1)
+        return out
 
     def reproject(self, model: np.ndarray, entries: np.ndarray) -> np.ndarray:
         """Pixels (T, n, 2) of the entries' rest anchors moved by ``model``: poses shared
@@ -946,11 +943,11 @@ def _fit_joint(
 @dataclass
 class _Tree:
     """Parts as a kinematic tree: ``order`` lists part indices parents first, ``parents``
-    gives each part's parent (the base's is itself), ``fits`` each moving part's joint,
+    gives each part's parent, ``fits`` each moving part's joint,
     ``T_world`` (T, P, 4, 4) the modelled poses with columns in tree order."""
 
     order: list[int]
-    parents: list[int]
+    parents: list[int]  # the base's is -1
     fits: dict[int, JointFit]
     T_world: np.ndarray
 
