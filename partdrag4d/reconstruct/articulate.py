@@ -67,7 +67,13 @@ from partdrag4d.reconstruct.pose import (
     refine_pose,
     reprojection_errors,
 )
-from partdrag4d.reconstruct.se3 import invert_T, kabsch, scale_motion, transform_points
+from partdrag4d.reconstruct.se3 import (
+    invert_T,
+    kabsch,
+    se3_exp,
+    se3_log,
+    transform_points,
+)
 from partdrag4d.reconstruct.segment import (
     SegmentConfig,
     anchor_normals,
@@ -467,7 +473,7 @@ def _per_view_motion(
 
     Generated views agree on *how* a part moves but not on *how far* or *when* (each
     view has its own amplitude and timing): in every view and frame the shared motion
-    is scaled along its screw (:func:`scale_motion`, a joint value times ``s``) to best
+    is scaled along its screw (``se3.scale_motion``: a joint value times ``s``) to best
     explain that view's tracks of the part's points ``groups`` (truncated quadratic
     cost, grid search with a parabolic refinement). Frames where the view sees fewer
     than ``min_entries`` of them take the view's median scale. ``steps`` grid points.
@@ -477,31 +483,29 @@ def _per_view_motion(
     if r <= 0:
         return np.broadcast_to(poses, (V, T, 4, 4)).copy()
     grid = np.linspace(1.0 - r, 1.0 + r, steps)
-    cand = scale_motion(
-        np.broadcast_to(poses, (len(grid), T, 4, 4)), np.repeat(grid[:, None], T, axis=1)
-    )
+    xi = se3_log(poses)  # T 6: scaling a screw motion scales its twist
+    cand = se3_exp(grid[:, None, None] * xi)  # S T 4 4
     entries = np.nonzero(np.isin(obs.group, _subset(groups, 2 * cfg.max_fit_points)))[0]
     cap = (2.0 * cfg.inlier_threshold_px) ** 2
+    # All views at once: per-entry errors, then summed per view (one-hot matrix).
+    vis = obs.vis[:, entries]
+    uv = np.broadcast_to(obs.uv[:, entries], (steps, T, len(entries), 2))
+    err = reprojection_errors(cand, obs.X[entries], uv, obs.view[entries], obs.K, obs.Tcw)
+    sq = np.where(vis, np.minimum(np.nan_to_num(err, posinf=1e6) ** 2, cap), 0.0)
+    one_hot = (obs.view[entries][:, None] == np.arange(V)).astype(float)  # n V
+    cost = sq @ one_hot  # S T V
+    ok = vis.astype(float) @ one_hot >= min_entries  # T V
+    ok[0] = False
+    k = np.clip(cost.argmin(0), 1, steps - 2)[None]  # 1 T V
+    c0, c1, c2 = (np.take_along_axis(cost, k + d, 0)[0] for d in (-1, 0, 1))
+    curv = c0 - 2.0 * c1 + c2
+    step = np.where(curv > 1e-12, 0.5 * (c0 - c2) / np.maximum(curv, 1e-12), 0.0)
+    s_tv = grid[k[0]] + np.clip(step, -1.0, 1.0) * (grid[1] - grid[0])  # T V
     scales = np.ones((V, T))
-    for v in range(V):
-        e = entries[obs.view[entries] == v]
-        vis = obs.vis[:, e]
-        ok = vis.sum(1) >= min_entries
-        ok[0] = False
-        if not ok.any():
-            continue
-        uv = np.broadcast_to(obs.uv[:, e], (len(grid), T, len(e), 2))
-        err = reprojection_errors(cand, obs.X[e], uv, obs.view[e], obs.K, obs.Tcw)
-        cost = np.sum(np.where(vis, np.minimum(np.nan_to_num(err, posinf=1e6) ** 2, cap), 0), -1)
-        k = np.clip(cost.argmin(0), 1, len(grid) - 2)
-        cols = np.arange(T)
-        c0, c1, c2 = cost[k - 1, cols], cost[k, cols], cost[k + 1, cols]
-        curv = c0 - 2.0 * c1 + c2
-        step = np.where(curv > 1e-12, 0.5 * (c0 - c2) / np.maximum(curv, 1e-12), 0.0)
-        s_v = grid[k] + np.clip(step, -1.0, 1.0) * (grid[1] - grid[0])
-        scales[v] = np.where(ok, s_v, np.median(s_v[ok]))
+    for v in np.nonzero(ok.any(0))[0]:
+        scales[v] = np.where(ok[:, v], s_tv[:, v], np.median(s_tv[ok[:, v], v]))
     scales[:, 0] = 1.0
-    return scale_motion(np.broadcast_to(poses, (V, T, 4, 4)), scales)
+    return se3_exp(scales[..., None] * xi)
 
 
 @dataclass
@@ -843,6 +847,43 @@ def _tangent_basis(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e1, np.cross(a, e1)
 
 
+class _FrameJacobian:
+    """Forward-difference Jacobian of ``fun`` whose parameters are global (frame 0) or
+    belong to one frame (``col_frame``) and move only that frame's residuals
+    (``row_frame``): one evaluation per global parameter plus one for all per-frame
+    ones (a joint's T values), instead of one per parameter. Call :attr:`fun` through
+    it: the last value is reused as the base point."""
+
+    def __init__(self, fun, col_frame: np.ndarray, row_frame: np.ndarray):
+        self._fun, self.col_frame, self.row_frame = fun, col_frame, row_frame
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def fun(self, x: np.ndarray) -> np.ndarray:
+        f = self._fun(x)
+        self._last = (x.copy(), f)
+        return f
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self._last is not None and np.array_equal(self._last[0], x):
+            f0 = self._last[1]
+        else:
+            f0 = self._fun(x)
+        h = np.sqrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(x))
+        J = np.empty((len(f0), len(x)))
+        local = np.nonzero(self.col_frame > 0)[0]
+        for j in np.nonzero(self.col_frame == 0)[0]:
+            xj = x.copy()
+            xj[j] += h[j]
+            J[:, j] = (self._fun(xj) - f0) / h[j]
+        if len(local):
+            xl = x.copy()
+            xl[local] += h[local]
+            df = self._fun(xl) - f0
+            mine = self.row_frame[:, None] == self.col_frame[local][None, :]
+            J[:, local] = np.where(mine, df[:, None] / h[local], 0.0)
+        return J
+
+
 def refine_joint(
     fit: JointFit,
     T_world_parent: Float[np.ndarray, "T 4 4"],
@@ -904,9 +945,19 @@ def refine_joint(
         e = (transform_points(Tw, drag_tracks[0]) - drag_tracks)[1:] * px_per_m
         return np.r_[r, np.tile(e.ravel(), cfg.drag_weight)]
 
+    # Frame t's value moves only frame t's residuals: all values share one evaluation.
+    row_frame = np.repeat(np.arange(1, T), vis.shape[1] * 2)
+    if use_drags:
+        drag_rows = np.repeat(np.arange(1, T), drag_tracks.shape[1] * 3)
+        row_frame = np.r_[row_frame, np.tile(drag_rows, cfg.drag_weight)]
+    col_frame = np.r_[np.zeros(4, int), np.arange(1, T), np.zeros(nv, int)]
+    jac = _FrameJacobian(fun, col_frame, row_frame)
+
     p0 = np.r_[0.0, 0.0, 0.0, 0.0, fit.values[1:], np.zeros(nv)]
-    res = least_squares(fun, p0, loss="soft_l1", f_scale=cfg.robust_scale_px, max_nfev=100)
-    res = least_squares(fun, res.x, loss="cauchy", f_scale=cfg.robust_scale_px, max_nfev=100)
+    res = least_squares(jac.fun, p0, jac, loss="soft_l1", f_scale=cfg.robust_scale_px, max_nfev=100)
+    res = least_squares(
+        jac.fun, res.x, jac, loss="cauchy", f_scale=cfg.robust_scale_px, max_nfev=100
+    )
     a, o, q, _ = unpack(res.x)
     o = closest_point_on_line(o, a, c) if revolute else c
     if q[np.argmax(np.abs(q))] < 0:

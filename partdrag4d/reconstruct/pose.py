@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import Bool, Float, Int
 from scipy.optimize import least_squares
 
-from partdrag4d.reconstruct.se3 import make_T, so3_exp, transform_points
+from partdrag4d.reconstruct.se3 import make_T, skew, so3_exp, so3_left_jacobian, transform_points
 
 
 def project(
@@ -40,6 +40,18 @@ def pinhole(K: Float[np.ndarray, "*N 3 3"], Xc: Float[np.ndarray, "*B N 3"]) -> 
     u = K[..., 0, 0] * Xc[..., 0] / zs + K[..., 0, 1] * Xc[..., 1] / zs + K[..., 0, 2]
     v = K[..., 1, 1] * Xc[..., 1] / zs + K[..., 1, 2]
     return np.stack([u, v], -1)
+
+
+def pinhole_jacobian(K: Float[np.ndarray, "*N 3 3"], Xc: Float[np.ndarray, "*N 3"]) -> np.ndarray:
+    """Derivative (*N, 2, 3) of :func:`pinhole`'s pixels with respect to the
+    camera-frame points."""
+    x, y, z = Xc[..., 0], Xc[..., 1], Xc[..., 2]
+    z = np.where(np.abs(z) < 1e-12, 1e-12, z)
+    fx, s, fy = K[..., 0, 0], K[..., 0, 1], K[..., 1, 1]
+    zero = np.zeros_like(x * fx)
+    du = np.stack(np.broadcast_arrays(fx / z, s / z, -(fx * x + s * y) / z**2), -1)
+    dv = np.stack(np.broadcast_arrays(zero, fy / z, -fy * y / z**2), -1)
+    return np.stack([du, dv], -2)
 
 
 def triangulate(
@@ -70,9 +82,9 @@ def refine_pose(
 ) -> Float[np.ndarray, "4 4"]:
     """Rigid pose ``T`` minimising the robust reprojection error of ``T X`` over all views.
 
-    The pose is updated as ``R = exp(w) R0``, ``t = t0 + v``: six parameters, robust
-    loss (``scipy.optimize.least_squares``) so outlier tracks and one inconsistent view
-    are down-weighted.
+    The pose is updated as ``R = exp(w) R0``, ``t = t0 + v``: six parameters with an
+    analytic Jacobian, robust loss (``scipy.optimize.least_squares``) so outlier tracks
+    and one inconsistent view are down-weighted.
 
     Args:
         T_init: initial pose (e.g. from Kabsch on triangulated points, or identity).
@@ -88,27 +100,45 @@ def refine_pose(
     Returns:
         The refined pose.
     """
+    if len(X) < 3:
+        return T_init
+    pose, fun, jac = _rigid_problem(T_init, X, uv, view, K, T_cam_world)
+    # A convex-ish soft-L1 pass finds the basin, then the redescending loss removes the
+    # pull of outliers (e.g. a whole inconsistent view).
+    res = least_squares(
+        fun, np.zeros(6), jac, loss="soft_l1", f_scale=f_scale_px, max_nfev=max_nfev
+    )
+    if loss != "soft_l1":
+        res = least_squares(fun, res.x, jac, loss=loss, f_scale=f_scale_px, max_nfev=max_nfev)
+    return pose(res.x)
+
+
+def _rigid_problem(T_init, X, uv, view, K, T_cam_world):
+    """``(pose(p), residuals(p), jacobian(p))`` of :func:`refine_pose`'s six update
+    parameters ``p = (w, v)``: ``R = exp(w) R0`` about the points' centroid (so rotation
+    and translation decouple), ``t = t0 + v``."""
     R0, t0 = T_init[:3, :3], T_init[:3, 3]
     c = X.mean(0)
+    Rc, tc, Kv = T_cam_world[view, :3, :3], T_cam_world[view, :3, 3], K[view]
+    arm = (X - c) @ R0.T  # the points about the centroid, before the update's rotation
 
     def pose(p):
-        # Rotate about the points' centroid so rotation and translation decouple.
         R = so3_exp(p[:3]) @ R0
-        t = t0 + p[3:] + (R0 @ c) - R @ c
-        return make_T(R, t)
+        return make_T(R, t0 + p[3:] + (R0 @ c) - R @ c)
 
     def fun(p):
         xy, _ = project(K, T_cam_world, view, transform_points(pose(p), X))
         return (xy - uv).ravel()
 
-    if len(X) < 3:
-        return T_init
-    # A convex-ish soft-L1 pass finds the basin, then the redescending loss removes the
-    # pull of outliers (e.g. a whole inconsistent view).
-    res = least_squares(fun, np.zeros(6), loss="soft_l1", f_scale=f_scale_px, max_nfev=max_nfev)
-    if loss != "soft_l1":
-        res = least_squares(fun, res.x, loss=loss, f_scale=f_scale_px, max_nfev=max_nfev)
-    return pose(res.x)
+    def jac(p):
+        # d pixel / d camera point . d camera point / d world point . d world point / dp,
+        # with d(exp(w) a)/dw = -[exp(w) a]_x J_l(w).
+        Xc = np.einsum("nij,nj->ni", Rc, transform_points(pose(p), X)) + tc
+        DR = pinhole_jacobian(Kv, Xc) @ Rc  # N 2 3
+        dw = -DR @ skew(arm @ so3_exp(p[:3]).T) @ so3_left_jacobian(p[:3])
+        return np.concatenate([dw, DR], -1).reshape(-1, 6)
+
+    return pose, fun, jac
 
 
 def reprojection_errors(

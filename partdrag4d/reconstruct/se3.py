@@ -38,6 +38,18 @@ def so3_exp(w: Float[np.ndarray, "*B 3"]) -> Float[np.ndarray, "*B 3 3"]:
     return eye + a * K + b * (K @ K)
 
 
+def so3_left_jacobian(w: Float[np.ndarray, "*B 3"]) -> Float[np.ndarray, "*B 3 3"]:
+    """Left Jacobian ``J`` of SO(3): ``exp(w + d) ~ exp(J d) exp(w)`` for a small ``d``."""
+    theta = np.linalg.norm(w, axis=-1)[..., None, None]
+    K = skew(w)
+    small = theta < 1e-6
+    safe = np.where(small, 1.0, theta)
+    b = np.where(small, 0.5 - theta**2 / 24.0, (1.0 - np.cos(safe)) / safe**2)
+    c = np.where(small, 1.0 / 6.0 - theta**2 / 120.0, (safe - np.sin(safe)) / safe**3)
+    eye = np.broadcast_to(np.eye(3), K.shape)
+    return eye + b * K + c * (K @ K)
+
+
 def so3_log(R: Float[np.ndarray, "*B 3 3"]) -> Float[np.ndarray, "*B 3"]:
     """Rotation matrix to rotation vector (rad), angle in [0, pi]."""
     v = np.stack(

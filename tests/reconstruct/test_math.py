@@ -11,7 +11,14 @@ from partdrag4d.reconstruct.joints import (
     select_joint,
 )
 from partdrag4d.reconstruct.lines import axis_angle_deg, line_distance
-from partdrag4d.reconstruct.pose import project, refine_pose, triangulate
+from partdrag4d.reconstruct.pose import (
+    _rigid_problem,
+    pinhole,
+    pinhole_jacobian,
+    project,
+    refine_pose,
+    triangulate,
+)
 from partdrag4d.reconstruct.se3 import (
     invert_T,
     kabsch,
@@ -20,9 +27,20 @@ from partdrag4d.reconstruct.se3 import (
     se3_exp,
     se3_log,
     so3_exp,
+    so3_left_jacobian,
     so3_log,
     transform_points,
 )
+
+
+def _numeric_jacobian(f, x, h=1e-6):
+    """Central differences of ``f`` (flattened) at ``x``."""
+    cols = []
+    for j in range(len(x)):
+        d = np.zeros_like(x)
+        d[j] = h
+        cols.append((np.ravel(f(x + d)) - np.ravel(f(x - d))) / (2 * h))
+    return np.stack(cols, -1)
 
 
 def _rand_T(rng, angle=1.0):
@@ -124,6 +142,36 @@ def test_triangulate_and_multiview_pose_with_bad_view():
     p = np.array([0.1, -0.2, 0.05])
     uv3, _ = project(K, Tcw, np.arange(3), np.stack([p] * 3))
     np.testing.assert_allclose(triangulate(K, Tcw, np.arange(3), uv3), p, atol=1e-9)
+
+
+def test_so3_left_jacobian_maps_a_vector_step_to_a_left_rotation():
+    rng = np.random.default_rng(4)
+    for w in [rng.normal(size=3), np.array([1e-9, 0.0, 0.0]), np.zeros(3)]:
+        d = rng.normal(size=3) * 1e-6
+        np.testing.assert_allclose(
+            so3_exp(w + d), so3_exp(so3_left_jacobian(w) @ d) @ so3_exp(w), atol=1e-12
+        )
+    # A large angle: the step is still a left rotation by J d, not by d.
+    w = np.array([0.0, 0.0, 2.5])
+    d = np.array([1e-6, 0.0, 0.0])
+    assert not np.allclose(so3_left_jacobian(w) @ d, d, atol=1e-8)
+
+
+def test_pose_jacobians_match_finite_differences():
+    rng = np.random.default_rng(5)
+    K, Tcw = _rig(3)
+    K[:, 0, 1] = 0.7  # skew, to check that term too
+    Xc = rng.uniform(-0.3, 0.3, (7, 3)) + np.array([0.0, 0.0, 2.0])
+    for i in range(len(Xc)):
+        num = _numeric_jacobian(lambda x: pinhole(K[0], x[None]), Xc[i])
+        np.testing.assert_allclose(pinhole_jacobian(K[0], Xc[i]), num, rtol=1e-6, atol=1e-5)
+    X = rng.uniform(-0.3, 0.3, (30, 3))
+    view = rng.integers(0, 3, 30)
+    T_init = _rand_T(rng, 0.4)
+    uv = rng.uniform(0, 64, (30, 2))
+    _, fun, jac = _rigid_problem(T_init, X, uv, view, K, Tcw)
+    for p in [np.zeros(6), np.r_[rng.normal(size=3) * 0.8, rng.normal(size=3) * 0.1]]:
+        np.testing.assert_allclose(jac(p), _numeric_jacobian(fun, p), rtol=1e-5, atol=1e-4)
 
 
 def _points(rng):

@@ -15,6 +15,7 @@ from partdrag4d.reconstruct.articulate import (
     ArticulateConfig,
     _assign_drags,
     _fit_poses,
+    _FrameJacobian,
     _head_on_overlap,
     _make_obs,
     _model_overlap,
@@ -192,3 +193,24 @@ def test_anchor_normals_are_those_of_the_nearest_face():
     pts = np.array([[0.1, 0.2, 0.5], [0.5, 0.0, 0.1], [0.0, -0.5, -0.2]])
     n = anchor_normals(np.asarray(box.vertices), np.asarray(box.faces), pts)
     np.testing.assert_allclose(n, [[0, 0, 1], [1, 0, 0], [0, -1, 0]], atol=1e-9)
+
+
+def test_frame_jacobian_shares_one_evaluation_among_per_frame_values():
+    # Two global parameters and one value per frame t = 1..4; frame t has 3 residuals.
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(4, 3, 2))
+    calls = []
+
+    def fun(p):
+        calls.append(1)
+        g, q = p[:2], p[2:]
+        return np.concatenate([np.sin(A[t] @ g) * q[t] + q[t] ** 2 for t in range(4)])
+
+    jac = _FrameJacobian(fun, np.r_[0, 0, 1, 2, 3, 4], np.repeat(np.arange(1, 5), 3))
+    x = rng.normal(size=6)
+    numeric = np.stack([(fun(x + 1e-6 * e) - fun(x - 1e-6 * e)) / 2e-6 for e in np.eye(6)], -1)
+    calls.clear()
+    jac.fun(x)
+    J = jac(x)
+    np.testing.assert_allclose(J, numeric, atol=1e-6)
+    assert len(calls) == 1 + 2 + 1  # base, two globals, all four values together
