@@ -92,6 +92,11 @@ class ArticulateConfig:
     """RMS reprojection error below which a point is explained by a rigid motion."""
     ransac_iterations: int = 200
     """Hypotheses per part."""
+    ransac_preview_points: int = 400
+    """Hypotheses are first scored on at most this many of the remaining points (evenly
+    spaced); only the ``ransac_finalists`` best are scored on all of them (speed)."""
+    ransac_finalists: int = 8
+    """Hypotheses scored on all remaining points after the preview."""
     ransac_neighbours: int = 30
     """Samples are drawn among this many nearest moving points (locality)."""
     ransac_sample: int = 3
@@ -403,10 +408,7 @@ def _triangulated_hypothesis(
     tree = cKDTree(obs.anchors[cand])
     k = min(cfg.ransac_neighbours, len(cand))
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
-    # A track seen in few frames fits any motion that is small there: weight each
-    # surface point by the fraction of frames it was observed in (its evidence).
-    seen = _evidence(obs)
-    best_count, best_T = 0.0, None
+    hypotheses = []
     for _ in range(cfg.ransac_iterations):
         i = int(rng.integers(len(cand)))
         _, nb = tree.query(obs.anchors[cand[i]], k=k)
@@ -439,26 +441,43 @@ def _triangulated_hypothesis(
             for t in range(1, T):
                 if not known[t]:
                     Ts[t] = Ts[t - 1]
-        count, model = _score(obs, Ts, s, remaining, seen, cfg)
-        if count > best_count:
-            best_count, best_T = count, (Ts, model)
-    return best_count, best_T
+        hypotheses.append((Ts, _per_view_motion(obs, Ts, s, cfg, min_entries=2, steps=9)))
+    return _best_hypothesis(obs, hypotheses, remaining, cfg)
 
 
-def _score(
+def _best_hypothesis(
     obs: _Obs,
-    poses: np.ndarray,
-    sample: np.ndarray,
+    hypotheses: list[tuple[np.ndarray, np.ndarray]],
     remaining: np.ndarray,
-    seen: np.ndarray,
     cfg: ArticulateConfig,
-) -> tuple[float, np.ndarray]:
-    """Support of a hypothesis (evidence-weighted count of remaining points it explains
-    within ``inlier_threshold_px``) and its per-view model: each view scales the motion
-    to fit the sample's own tracks there (:func:`_per_view_motion`)."""
-    model = _per_view_motion(obs, poses, sample, cfg, min_entries=2, steps=9)
-    err = obs.group_rms(model, remaining)
-    return float(np.sum(seen[err < cfg.inlier_threshold_px])), model
+) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
+    """The best (support, hypothesis) of (shared poses, per-view model) ``hypotheses``
+    (the first of equals): support is the evidence-weighted count of remaining points
+    the model explains within ``inlier_threshold_px``.
+
+    With more than ``ransac_preview_points`` remaining points, every hypothesis is
+    first scored on that many evenly spaced ones, and only the ``ransac_finalists``
+    best are scored on all of them (preemptive scoring)."""
+    # A track seen in few frames fits any motion that is small there: weight each
+    # surface point by the fraction of frames it was observed in (its evidence).
+    seen = _evidence(obs)
+
+    def support(model: np.ndarray, points: np.ndarray) -> float:
+        return float(np.sum(seen[obs.group_rms(model, points) < cfg.inlier_threshold_px]))
+
+    order = np.arange(len(hypotheses))
+    points = np.nonzero(remaining)[0]
+    if len(points) > cfg.ransac_preview_points and len(hypotheses) > cfg.ransac_finalists:
+        preview = np.zeros_like(remaining)
+        preview[_subset(points, cfg.ransac_preview_points)] = True
+        rough = np.array([support(model, preview) for _, model in hypotheses])
+        order = np.sort(np.argsort(-rough, kind="stable")[: cfg.ransac_finalists])
+    best: tuple[float, tuple[np.ndarray, np.ndarray] | None] = (0.0, None)
+    for i in order:
+        count = support(hypotheses[i][1], remaining)
+        if count > best[0]:
+            best = (count, hypotheses[i])
+    return best
 
 
 def _per_view_motion(
@@ -599,9 +618,8 @@ def _pnp_hypothesis(
     if len(cand) < max(cfg.pnp_patch, cfg.min_part_points):
         return 0.0, None
     tree = cKDTree(obs.anchors[cand])
-    seen = _evidence(obs)
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
-    best_count, best_T = 0.0, None
+    hypotheses = []
     for _ in range(cfg.pnp_iterations):
         i = int(rng.integers(len(cand)))
         _, nb = tree.query(obs.anchors[cand[i]], k=cfg.pnp_patch)
@@ -612,10 +630,8 @@ def _pnp_hypothesis(
             # A small patch's rotation is noisy; a far axis means it slides.
             Ts[:, :3, 3] = transform_points(Ts, P).mean(1) - P.mean(0)
             Ts[:, :3, :3] = np.eye(3)
-        count, model = _score(obs, Ts, patch, remaining, seen, cfg)
-        if count > best_count:
-            best_count, best_T = count, (Ts, model)
-    return best_count, best_T
+        hypotheses.append((Ts, _per_view_motion(obs, Ts, patch, cfg, min_entries=2, steps=9)))
+    return _best_hypothesis(obs, hypotheses, remaining, cfg)
 
 
 def _split_part(

@@ -14,6 +14,7 @@ from partdrag4d.evaluate.metrics import run_evaluate
 from partdrag4d.reconstruct.articulate import (
     ArticulateConfig,
     _assign_drags,
+    _best_hypothesis,
     _fit_poses,
     _FrameJacobian,
     _head_on_overlap,
@@ -214,3 +215,27 @@ def test_frame_jacobian_shares_one_evaluation_among_per_frame_values():
     J = jac(x)
     np.testing.assert_allclose(J, numeric, atol=1e-6)
     assert len(calls) == 1 + 2 + 1  # base, two globals, all four values together
+
+
+def test_preview_scoring_keeps_the_winner_of_full_scoring():
+    # Hypotheses: the panel's hinge at several amplitudes; the true one (1.0) explains
+    # every point, the others few or none. Scoring a preview of 10 points first and only
+    # the 2 best on all points must return the same winner with its full support.
+    q = np.linspace(0.0, 0.8, 6)
+    obs = _panel_obs(q, np.ones(3), noise_px=0.2)
+    scales = [0.3, 1.6, 0.8, 1.0, 0.5, 0.6, 1.0]
+
+    def hypothesis(s):
+        Ts = joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q * s)
+        return Ts, np.broadcast_to(Ts, (3, *Ts.shape)).copy()
+
+    hyps = [hypothesis(s) for s in scales]
+    remaining = np.ones(len(obs.anchors), bool)
+    full = _best_hypothesis(obs, hyps, remaining, ArticulateConfig(ransac_preview_points=10**6))
+    cfg = ArticulateConfig(ransac_preview_points=10, ransac_finalists=2)
+    fast = _best_hypothesis(obs, hyps, remaining, cfg)
+    assert fast[0] == full[0] == len(obs.anchors)
+    # The first of the two equal true hypotheses wins, with or without the preview.
+    assert fast[1] is hyps[3] and full[1] is hyps[3]
+    # Without a hypothesis explaining any point there is no winner.
+    assert _best_hypothesis(obs, hyps[:2], remaining, cfg) == (0.0, None)
