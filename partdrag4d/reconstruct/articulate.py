@@ -180,6 +180,9 @@ class ArticulateConfig:
     near its hinge moves a little while still facing the cameras)."""
     refine_joints: bool = True
     """Refit axis, pivot and values jointly on reprojection error."""
+    relabel_by_joints: bool = True
+    """After the joint refit, relabel the points by the joints' motions and refit once
+    when labels change (with ``refine_joints``)."""
     joint: JointSelectConfig = field(default_factory=JointSelectConfig)
     """Joint-type model selection."""
     segment: SegmentConfig = field(default_factory=SegmentConfig)
@@ -1057,6 +1060,40 @@ def _fit_tree(
     return _Tree(order, parents, fits, T_world)
 
 
+def _joint_errors(obs: _Obs, tree: _Tree, point_part: np.ndarray, cfg: ArticulateConfig):
+    """(G, P) RMS pixel error of every point under each part's fitted joint motion (columns
+    in tree order), each seen per view as in :func:`_per_view_motion`."""
+    G = len(obs.anchors)
+    models = [tree.T_world[:, 0]] + [
+        _per_view_motion(obs, tree.T_world[:, col], np.nonzero(point_part == part)[0], cfg)
+        for col, part in enumerate(tree.order[1:], start=1)
+    ]
+    return np.stack([obs.group_rms(m, np.ones(G, bool)) for m in models], 1)
+
+
+def _joint_cost(obs: _Obs, err: np.ndarray, cfg: ArticulateConfig) -> float:
+    """How badly a tree explains all points, whatever their labels: evidence-weighted
+    error of each point's best joint motion, capped at twice the inlier threshold."""
+    best = np.minimum(err.min(1), 2 * cfg.inlier_threshold_px)
+    return float(np.sum(_evidence(obs) * best))
+
+
+def _relabel_by_joints(
+    err: np.ndarray, tree: _Tree, point_part: np.ndarray, min_points: int, cfg: ArticulateConfig
+) -> np.ndarray:
+    """Point labels (-1 = ambiguous) by the fitted joints' motions (``err`` from
+    :func:`_joint_errors`), with the confidence rules of the part search; the old labels
+    when a part would keep fewer than ``min_points`` points."""
+    best = np.sort(err, 1)
+    confident = (best[:, 1] - best[:, 0] >= cfg.ambiguity_margin_px) & (
+        best[:, 0] < 2 * cfg.inlier_threshold_px
+    )
+    label = np.where(confident, np.array(tree.order)[err.argmin(1)], -1)
+    if np.bincount(label[label > 0], minlength=err.shape[1])[1:].min() < min_points:
+        return point_part
+    return label
+
+
 def _joint_motion(fit: JointFit, X: np.ndarray) -> float:
     """How far (m) a joint moves its part's points ``X`` (parent frame): the largest over
     frames of the median over points (0 for a fixed joint or no points)."""
@@ -1273,6 +1310,23 @@ def run_articulate(
                 poses[k] = _fit_poses(obs, np.nonzero(point_part == k)[0], poses[k], cfg)
     if cfg.refine_joints:
         tree = _fit_tree(obs, poses, point_part, drags, diag, cfg, True, fitted)
+        if cfg.relabel_by_joints:
+            # Per-frame poses of a part whose tracks die early are loose; its joint
+            # model is not, and claims points the loose poses left to a neighbour.
+            # It is kept only if the refitted joints keep their types and explain all
+            # points better (a type flip means the labels, not the joints, were fitted).
+            err = _joint_errors(obs, tree, point_part, cfg)
+            relabelled = _relabel_by_joints(err, tree, point_part, min_points, cfg)
+            if not np.array_equal(relabelled, point_part):
+                poses2 = [eye] + [
+                    _fit_poses(obs, np.nonzero(relabelled == m)[0], poses[m], cfg)
+                    for m in range(1, len(poses))
+                ]
+                tree2 = _fit_tree(obs, poses2, relabelled, drags, diag, cfg, True, fitted)
+                err2 = _joint_errors(obs, tree2, relabelled, cfg)
+                same_types = all(tree2.fits[m].type is tree.fits[m].type for m in tree.fits)
+                if same_types and _joint_cost(obs, err2, cfg) < _joint_cost(obs, err, cfg):
+                    point_part, poses, tree = relabelled, poses2, tree2
     P, order_parts, parents, T_world = len(poses), tree.order, tree.parents, tree.T_world
     new_index = {old: i for i, old in enumerate(order_parts)}
 

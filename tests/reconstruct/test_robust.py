@@ -21,6 +21,8 @@ from partdrag4d.reconstruct.articulate import (
     _make_obs,
     _model_overlap,
     _per_view_motion,
+    _relabel_by_joints,
+    _Tree,
     refine_joint,
 )
 from partdrag4d.reconstruct.joints import JointFit, joint_transforms
@@ -239,3 +241,23 @@ def test_preview_scoring_keeps_the_winner_of_full_scoring():
     assert fast[1] is hyps[3] and full[1] is hyps[3]
     # Without a hypothesis explaining any point there is no winner.
     assert _best_hypothesis(obs, hyps[:2], remaining, cfg) == (0.0, None)
+
+
+def test_relabel_by_joints_maps_tree_columns_to_parts_and_keeps_small_parts():
+    # Columns of the errors follow the tree order [0, 2, 1]: column 1 is part 2.
+    tree = _Tree(order=[0, 2, 1], parents=[-1, 2, 0], fits={}, T_world=np.zeros((1, 3, 4, 4)))
+    cfg = ArticulateConfig()  # margin 0.3 px, inliers below 2 x 1.5 px
+    err = np.array(
+        [
+            [0.2, 5.0, 5.0],  # base
+            [5.0, 0.4, 2.0],  # column 1 -> part 2
+            [5.0, 2.0, 0.5],  # column 2 -> part 1
+            [5.0, 0.6, 0.7],  # ambiguous: best two within the margin
+            [9.0, 8.0, 7.0],  # no motion explains it
+        ]
+    )
+    old = np.array([0, 1, 2, 1, 2])
+    new = _relabel_by_joints(err, tree, old, 1, cfg)
+    assert new.tolist() == [0, 2, 1, -1, -1]
+    # A part that would keep fewer points than the minimum keeps the old labels.
+    assert _relabel_by_joints(err, tree, old, 2, cfg) is old
