@@ -1310,7 +1310,7 @@ def run_articulate(
                 poses[k] = _fit_poses(obs, np.nonzero(point_part == k)[0], poses[k], cfg)
     if cfg.refine_joints:
         tree = _fit_tree(obs, poses, point_part, drags, diag, cfg, True, fitted)
-        if cfg.relabel_by_joints:
+        if cfg.relabel_by_joints and len(poses) > 1:
             # Per-frame poses of a part whose tracks die early are loose; its joint
             # model is not, and claims points the loose poses left to a neighbour.
             # It is kept only if the refitted joints keep their types and explain all
