@@ -67,13 +67,7 @@ from partdrag4d.reconstruct.pose import (
     refine_pose,
     reprojection_errors,
 )
-from partdrag4d.reconstruct.se3 import (
-    invert_T,
-    kabsch,
-    se3_exp,
-    se3_log,
-    transform_points,
-)
+from partdrag4d.reconstruct.se3 import invert_T, kabsch, scale_motion, transform_points
 from partdrag4d.reconstruct.segment import (
     SegmentConfig,
     anchor_normals,
@@ -312,6 +306,17 @@ def _fit_poses(
     return out
 
 
+def _confident(err: np.ndarray, cfg: ArticulateConfig) -> np.ndarray:
+    """(G,) points that clearly belong to their best model among the (G, M) ``err``
+    columns: within twice the inlier threshold and ``ambiguity_margin_px`` better than
+    the second best (any second model)."""
+    best = np.sort(err, 1)
+    second = best[:, 1] if err.shape[1] > 1 else np.full(len(err), np.inf)
+    return (second - best[:, 0] >= cfg.ambiguity_margin_px) & (
+        best[:, 0] < 2 * cfg.inlier_threshold_px
+    )
+
+
 def _evidence(obs: _Obs) -> np.ndarray:
     """Per surface point, the largest fraction of frames any of its tracks was seen in."""
     seen = np.zeros(len(obs.anchors))
@@ -444,7 +449,7 @@ def _triangulated_hypothesis(
             for t in range(1, T):
                 if not known[t]:
                     Ts[t] = Ts[t - 1]
-        hypotheses.append((Ts, _per_view_motion(obs, Ts, s, cfg, min_entries=2, steps=9)))
+        hypotheses.append((Ts, s))
     return _best_hypothesis(obs, hypotheses, remaining, cfg)
 
 
@@ -454,9 +459,11 @@ def _best_hypothesis(
     remaining: np.ndarray,
     cfg: ArticulateConfig,
 ) -> tuple[float, tuple[np.ndarray, np.ndarray] | None]:
-    """The best (support, hypothesis) of (shared poses, per-view model) ``hypotheses``
-    (the first of equals): support is the evidence-weighted count of remaining points
-    the model explains within ``inlier_threshold_px``.
+    """The best support and (shared poses, per-view model) among ``hypotheses`` of
+    (shared poses, sample groups), the first of equals. Each view scales the motion to
+    fit the sample's own tracks there (:func:`_per_view_motion`); support is the
+    evidence-weighted count of remaining points that model explains within
+    ``inlier_threshold_px``.
 
     With more than ``ransac_preview_points`` remaining points, every hypothesis is
     first scored on that many evenly spaced ones, and only the ``ransac_finalists``
@@ -468,18 +475,22 @@ def _best_hypothesis(
     def support(model: np.ndarray, points: np.ndarray) -> float:
         return float(np.sum(seen[obs.group_rms(model, points) < cfg.inlier_threshold_px]))
 
-    order = np.arange(len(hypotheses))
+    models = [
+        (Ts, _per_view_motion(obs, Ts, sample, cfg, min_entries=2, steps=9))
+        for Ts, sample in hypotheses
+    ]
+    order = np.arange(len(models))
     points = np.nonzero(remaining)[0]
-    if len(points) > cfg.ransac_preview_points and len(hypotheses) > cfg.ransac_finalists:
+    if len(points) > cfg.ransac_preview_points and len(models) > cfg.ransac_finalists:
         preview = np.zeros_like(remaining)
         preview[_subset(points, cfg.ransac_preview_points)] = True
-        rough = np.array([support(model, preview) for _, model in hypotheses])
+        rough = np.array([support(model, preview) for _, model in models])
         order = np.sort(np.argsort(-rough, kind="stable")[: cfg.ransac_finalists])
     best: tuple[float, tuple[np.ndarray, np.ndarray] | None] = (0.0, None)
     for i in order:
-        count = support(hypotheses[i][1], remaining)
+        count = support(models[i][1], remaining)
         if count > best[0]:
-            best = (count, hypotheses[i])
+            best = (count, models[i])
     return best
 
 
@@ -495,7 +506,7 @@ def _per_view_motion(
 
     Generated views agree on *how* a part moves but not on *how far* or *when* (each
     view has its own amplitude and timing): in every view and frame the shared motion
-    is scaled along its screw (``se3.scale_motion``: a joint value times ``s``) to best
+    is scaled along its screw (:func:`scale_motion`, a joint value times ``s``) to best
     explain that view's tracks of the part's points ``groups`` (truncated quadratic
     cost, grid search with a parabolic refinement). Frames where the view sees fewer
     than ``min_entries`` of them take the view's median scale. ``steps`` grid points.
@@ -505,8 +516,9 @@ def _per_view_motion(
     if r <= 0:
         return np.broadcast_to(poses, (V, T, 4, 4)).copy()
     grid = np.linspace(1.0 - r, 1.0 + r, steps)
-    xi = se3_log(poses)  # T 6: scaling a screw motion scales its twist
-    cand = se3_exp(grid[:, None, None] * xi)  # S T 4 4
+    cand = scale_motion(
+        np.broadcast_to(poses, (steps, T, 4, 4)), np.repeat(grid[:, None], T, axis=1)
+    )
     entries = np.nonzero(np.isin(obs.group, _subset(groups, 2 * cfg.max_fit_points)))[0]
     cap = (2.0 * cfg.inlier_threshold_px) ** 2
     # All views at once: per-entry errors, then summed per view (one-hot matrix).
@@ -527,7 +539,7 @@ def _per_view_motion(
     for v in np.nonzero(ok.any(0))[0]:
         scales[v] = np.where(ok[:, v], s_tv[:, v], np.median(s_tv[ok[:, v], v]))
     scales[:, 0] = 1.0
-    return se3_exp(scales[..., None] * xi)
+    return scale_motion(np.broadcast_to(poses, (V, T, 4, 4)), scales)
 
 
 @dataclass
@@ -633,7 +645,7 @@ def _pnp_hypothesis(
             # A small patch's rotation is noisy; a far axis means it slides.
             Ts[:, :3, 3] = transform_points(Ts, P).mean(1) - P.mean(0)
             Ts[:, :3, :3] = np.eye(3)
-        hypotheses.append((Ts, _per_view_motion(obs, Ts, patch, cfg, min_entries=2, steps=9)))
+        hypotheses.append((Ts, patch))
     return _best_hypothesis(obs, hypotheses, remaining, cfg)
 
 
@@ -1084,14 +1096,43 @@ def _relabel_by_joints(
     """Point labels (-1 = ambiguous) by the fitted joints' motions (``err`` from
     :func:`_joint_errors`), with the confidence rules of the part search; the old labels
     when a part would keep fewer than ``min_points`` points."""
-    best = np.sort(err, 1)
-    confident = (best[:, 1] - best[:, 0] >= cfg.ambiguity_margin_px) & (
-        best[:, 0] < 2 * cfg.inlier_threshold_px
-    )
-    label = np.where(confident, np.array(tree.order)[err.argmin(1)], -1)
+    label = np.where(_confident(err, cfg), np.array(tree.order)[err.argmin(1)], -1)
     if np.bincount(label[label > 0], minlength=err.shape[1])[1:].min() < min_points:
         return point_part
     return label
+
+
+def _refit_relabelled(
+    obs: _Obs,
+    tree: _Tree,
+    point_part: np.ndarray,
+    poses: list[np.ndarray],
+    drags: DragSet,
+    diag: float,
+    min_points: int,
+    cfg: ArticulateConfig,
+    fitted: dict[bytes, JointFit],
+) -> tuple[np.ndarray, list[np.ndarray], _Tree]:
+    """Labels, poses and tree after relabelling the points by the fitted joints and
+    refitting, or the given ones when that does not help.
+
+    Per-frame poses of a part whose tracks die early are loose; its joint model is not,
+    and claims points the loose poses left to a neighbour. The refit is kept only if the
+    joints keep their types and explain all points better (a type flip means the
+    labels, not the joints, were fitted)."""
+    err = _joint_errors(obs, tree, point_part, cfg)
+    relabelled = _relabel_by_joints(err, tree, point_part, min_points, cfg)
+    if np.array_equal(relabelled, point_part):
+        return point_part, poses, tree
+    poses2 = [poses[0]] + [
+        _fit_poses(obs, np.nonzero(relabelled == m)[0], poses[m], cfg) for m in range(1, len(poses))
+    ]
+    tree2 = _fit_tree(obs, poses2, relabelled, drags, diag, cfg, True, fitted)
+    err2 = _joint_errors(obs, tree2, relabelled, cfg)
+    same_types = all(tree2.fits[m].type is tree.fits[m].type for m in tree.fits)
+    if same_types and _joint_cost(obs, err2, cfg) < _joint_cost(obs, err, cfg):
+        return relabelled, poses2, tree2
+    return point_part, poses, tree
 
 
 def _joint_motion(fit: JointFit, X: np.ndarray) -> float:
@@ -1220,13 +1261,9 @@ def run_articulate(
     while True:
         models = [eye] + [p.seen for p in parts]
         err = np.stack([obs.group_rms(m, all_groups) for m in models], 1)  # G M
-        order = np.sort(err, 1)
         label = err.argmin(1)
         drop = None
-        second = order[:, 1] if len(models) > 1 else np.full(G, np.inf)
-        confident = (second - order[:, 0] >= cfg.ambiguity_margin_px) & (
-            order[:, 0] < 2 * cfg.inlier_threshold_px
-        )
+        confident = _confident(err, cfg)
         # Parts are sized by the points that clearly belong to them.
         counts = np.bincount(label[confident], minlength=len(models))
         shared = [eye] + [p.poses for p in parts]
@@ -1311,22 +1348,9 @@ def run_articulate(
     if cfg.refine_joints:
         tree = _fit_tree(obs, poses, point_part, drags, diag, cfg, True, fitted)
         if cfg.relabel_by_joints and len(poses) > 1:
-            # Per-frame poses of a part whose tracks die early are loose; its joint
-            # model is not, and claims points the loose poses left to a neighbour.
-            # It is kept only if the refitted joints keep their types and explain all
-            # points better (a type flip means the labels, not the joints, were fitted).
-            err = _joint_errors(obs, tree, point_part, cfg)
-            relabelled = _relabel_by_joints(err, tree, point_part, min_points, cfg)
-            if not np.array_equal(relabelled, point_part):
-                poses2 = [eye] + [
-                    _fit_poses(obs, np.nonzero(relabelled == m)[0], poses[m], cfg)
-                    for m in range(1, len(poses))
-                ]
-                tree2 = _fit_tree(obs, poses2, relabelled, drags, diag, cfg, True, fitted)
-                err2 = _joint_errors(obs, tree2, relabelled, cfg)
-                same_types = all(tree2.fits[m].type is tree.fits[m].type for m in tree.fits)
-                if same_types and _joint_cost(obs, err2, cfg) < _joint_cost(obs, err, cfg):
-                    point_part, poses, tree = relabelled, poses2, tree2
+            point_part, poses, tree = _refit_relabelled(
+                obs, tree, point_part, poses, drags, diag, min_points, cfg, fitted
+            )
     P, order_parts, parents, T_world = len(poses), tree.order, tree.parents, tree.T_world
     new_index = {old: i for i, old in enumerate(order_parts)}
 

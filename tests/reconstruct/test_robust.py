@@ -227,18 +227,19 @@ def test_preview_scoring_keeps_the_winner_of_full_scoring():
     obs = _panel_obs(q, np.ones(3), noise_px=0.2)
     scales = [0.3, 1.6, 0.8, 1.0, 0.5, 0.6, 1.0]
 
-    def hypothesis(s):
-        Ts = joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q * s)
-        return Ts, np.broadcast_to(Ts, (3, *Ts.shape)).copy()
-
-    hyps = [hypothesis(s) for s in scales]
+    # Views keep the shared amplitude (no per-view scaling) so every hypothesis stays
+    # what it is; the sample is any group.
+    hyps = [
+        (joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q * s), np.arange(5)) for s in scales
+    ]
     remaining = np.ones(len(obs.anchors), bool)
-    full = _best_hypothesis(obs, hyps, remaining, ArticulateConfig(ransac_preview_points=10**6))
-    cfg = ArticulateConfig(ransac_preview_points=10, ransac_finalists=2)
+    cfg = ArticulateConfig(view_scale_range=0.0, ransac_preview_points=10, ransac_finalists=2)
+    full = _best_hypothesis(obs, hyps, remaining, replace(cfg, ransac_preview_points=10**6))
     fast = _best_hypothesis(obs, hyps, remaining, cfg)
     assert fast[0] == full[0] == len(obs.anchors)
     # The first of the two equal true hypotheses wins, with or without the preview.
-    assert fast[1] is hyps[3] and full[1] is hyps[3]
+    assert fast[1][0] is hyps[3][0] and full[1][0] is hyps[3][0]
+    np.testing.assert_array_equal(fast[1][1], np.broadcast_to(hyps[3][0], (3, len(q), 4, 4)))
     # Without a hypothesis explaining any point there is no winner.
     assert _best_hypothesis(obs, hyps[:2], remaining, cfg) == (0.0, None)
 

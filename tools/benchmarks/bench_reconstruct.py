@@ -306,7 +306,7 @@ def main() -> None:
         "--sweep-categories",
         nargs="+",
         default=["cabinet", "laptop", "microwave"],
-        help="categories used by the sweeps (a subset keeps the default run ~13 min on one worker)",
+        help="categories used by the sweeps (a subset keeps the default run short)",
     )
     ap.add_argument("--no-degraded", action="store_true", help="skip the degraded main run")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
