@@ -5,7 +5,7 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 VALIDATORS := tools/validators/node_modules/.installed
 
-.PHONY: demo test system lint format bench clean
+.PHONY: demo test system lint format bench bench-reconstruct clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(STAMP)
 
 bench: system $(STAMP)
 	$(VENV)/bin/python tools/benchmarks/bench_render.py
+
+# The reconstruction benchmark (README "Benchmarks"): the wide suite by default;
+# BENCH_ARGS="--suite categories" for the procedural categories.
+bench-reconstruct: system $(STAMP)
+	$(VENV)/bin/python tools/benchmarks/bench_reconstruct.py --jobs 2 $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .artefacts outputs multirun tools/validators/node_modules

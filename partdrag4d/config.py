@@ -78,7 +78,7 @@ class DragsConfig:
     """Base schema of the ``drags`` group: what motion is requested, over how many frames."""
 
     _target_: str = MISSING
-    """Drag source ``f(cfg, asset, rig, rest_views, rng) -> DragMotion`` (scene/drags.py)."""
+    """Drag source ``f(cfg, asset, rng) -> DragPlan`` (scene/drags.py)."""
     num_frames: int = 14
     """T, frames per clip including the rest frame (Puppet-Master: 14)."""
     fps: float = 7.0
@@ -131,9 +131,19 @@ class RigConfig:
     """Vertical field of view in degrees."""
     elevation_deg: float = 25.0
     """Camera elevation above the horizontal plane, degrees."""
-    front_azimuth_deg: float = -90.0
-    """Azimuth of the object's front (degrees from +X toward +Y in the ground plane);
-    -90 = the front faces -Y, the convention of the procedural library."""
+    front: str = "auto"
+    """Where the views look from: ``auto`` picks the front azimuth that sees the most
+    motion (the moving surface of a known articulation over the whole clip, or the
+    drags' start points and directions; scene/front.py), ``fixed`` uses
+    ``front_azimuth_deg`` (-90 when unset: the front faces -Y, the procedural library's
+    convention)."""
+    front_azimuth_deg: float | None = None
+    """Azimuth of the object's front, degrees from +X toward +Y in the ground plane.
+    When set it overrides ``front``."""
+    front_search_step_deg: float = 15.0
+    """``front=auto``: azimuth step of the probe renders (and of the candidate fronts)."""
+    front_probe_size: int = 64
+    """``front=auto``: side in pixels of the probe renders that score the azimuths."""
     azimuth_spread_deg: float = 100.0
     """Views are spread evenly over this arc centred on the front (360 = full orbit)."""
     radius: float = 0.0

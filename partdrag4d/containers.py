@@ -165,6 +165,21 @@ class ArticulatedAsset:
 
 
 @dataclass(frozen=True)
+class RigFront:
+    """Where an orbit rig's views are centred, and why (written to cameras.json)."""
+
+    azimuth_deg: float
+    """Azimuth of the rig's centre view, degrees from the first ground axis toward the
+    second (+X toward +Y for a +Z-up asset)."""
+    elevation_deg: float
+    """Camera elevation above the ground plane, degrees."""
+    source: str
+    """``config`` (set by the user), ``moving surface`` or ``drags`` (chosen from them)."""
+    reason: str
+    """One line on how it was chosen (scores of the best and worst candidate)."""
+
+
+@dataclass(frozen=True)
 class CameraRig:
     """V calibrated pinhole cameras sharing one image size (OpenCV convention)."""
 
@@ -176,6 +191,8 @@ class CameraRig:
     """Image width in pixels."""
     height: int
     """Image height in pixels."""
+    front: RigFront | None = None
+    """How an orbit rig chose its views (None for cameras read from elsewhere)."""
 
     @property
     def num_views(self) -> int:

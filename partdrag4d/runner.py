@@ -111,7 +111,7 @@ def _stage_table() -> dict[str, Stage]:
         return PrepareConfig(asset=c.asset, drags=c.drags, rig=c.rig)
 
     stages = [
-        Stage("prepare", "1", (), prepare_cfg, _prepare),
+        Stage("prepare", "2", (), prepare_cfg, _prepare),
         Stage("generate", "1", ("prepare",), lambda c: c.generator, _generate),
         Stage("track", "1", ("prepare", "generate"), lambda c: c.track, _track),
         Stage(

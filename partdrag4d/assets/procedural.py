@@ -26,14 +26,19 @@ deterministic function of the config (same seed, same bytes).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from jaxtyping import Float, Int
-from PIL import Image
 
-from partdrag4d.assets.textures import PATTERNS, distinct_colors, make_texture
+from partdrag4d.assets.builder import (
+    GAP,
+    Appearance,
+    Builder,
+    carcass,
+    recentre,
+    write_urdf,
+)
 
 CATEGORIES: tuple[str, ...] = (
     "cabinet",
@@ -50,9 +55,6 @@ CATEGORIES: tuple[str, ...] = (
 """Categories :func:`write_procedural` can build. Two have two-level chains: ``desk_lamp``
 (two revolute arms in series) and ``cabinet_drawer`` (a drawer whose front carries a hinged
 flap: a revolute joint whose parent link is prismatic)."""
-
-GAP = 0.003
-"""Clearance in metres between parts that move relative to each other."""
 
 
 @dataclass
@@ -71,177 +73,13 @@ class ProceduralConfig:
     """Uniform scale applied to the sampled sizes."""
 
 
-# --------------------------------------------------------------------------- geometry
-
-
-def box_mesh(
-    center: Float[np.ndarray, "3"], size: Float[np.ndarray, "3"], uv_scale: float
-) -> tuple[Float[np.ndarray, "24 3"], Int[np.ndarray, "12 3"], Float[np.ndarray, "24 2"]]:
-    """Closed axis-aligned box with 4 vertices per face (sharp UV seams), CCW outward.
-
-    Args:
-        center: box centre (m).
-        size: edge lengths along x, y, z (m), all > 0.
-        uv_scale: metres per unit of UV (UV = 0.5 + in-plane world coordinate / uv_scale).
-
-    Returns:
-        ``(vertices, faces, uvs)``; UVs in OBJ convention (v up).
-    """
-    c = np.asarray(center, np.float64)
-    h = np.asarray(size, np.float64) / 2.0
-    verts, faces, uvs = [], [], []
-    for axis in range(3):
-        for sign in (-1.0, 1.0):
-            # (u_axis, v_axis) chosen so that u x v = outward normal (CCW seen from outside).
-            u_ax, v_ax = (axis + 1) % 3, (axis + 2) % 3
-            if sign < 0:
-                u_ax, v_ax = v_ax, u_ax
-            base = len(verts)
-            for du, dv in ((-1, -1), (1, -1), (1, 1), (-1, 1)):
-                p = c.copy()
-                p[axis] += sign * h[axis]
-                p[u_ax] += du * h[u_ax]
-                p[v_ax] += dv * h[v_ax]
-                verts.append(p)
-                uvs.append((p[u_ax], p[v_ax]))
-            faces += [(base, base + 1, base + 2), (base, base + 2, base + 3)]
-    uv = 0.5 + np.asarray(uvs) / uv_scale
-    return np.asarray(verts), np.asarray(faces, np.int64), uv
-
-
-def cylinder_mesh(
-    center: Float[np.ndarray, "3"],
-    radius: float,
-    length: float,
-    axis: int,
-    uv_scale: float,
-    sections: int = 32,
-) -> tuple[Float[np.ndarray, "N 3"], Int[np.ndarray, "F 3"], Float[np.ndarray, "N 2"]]:
-    """Closed cylinder along a coordinate axis (side + two capped discs), CCW outward.
-
-    Args:
-        center: centre of the cylinder (m).
-        radius: radius (m).
-        length: length along ``axis`` (m).
-        axis: 0, 1 or 2 for x, y, z.
-        uv_scale: metres per UV unit.
-        sections: segments around the circumference.
-
-    Returns:
-        ``(vertices, faces, uvs)``; UVs in OBJ convention.
-    """
-    c = np.asarray(center, np.float64)
-    a1, a2 = (axis + 1) % 3, (axis + 2) % 3  # (a1, a2, axis) is right-handed
-    ang = np.linspace(0.0, 2 * np.pi, sections + 1)
-    verts, uvs, faces = [], [], []
-
-    def point(theta: float, s: float, rr: float) -> np.ndarray:
-        p = c.copy()
-        p[a1] += rr * np.cos(theta)
-        p[a2] += rr * np.sin(theta)
-        p[axis] += s * length / 2.0
-        return p
-
-    # side: a seam column is duplicated so UVs stay continuous
-    for th in ang:
-        for s in (-1.0, 1.0):
-            verts.append(point(th, s, radius))
-            uvs.append((th * radius, s * length / 2.0))
-    for i in range(sections):
-        b0, t0, b1, t1 = 2 * i, 2 * i + 1, 2 * i + 2, 2 * i + 3
-        faces += [(b0, b1, t1), (b0, t1, t0)]
-    # caps
-    for s in (-1.0, 1.0):
-        ctr = len(verts)
-        p = c.copy()
-        p[axis] += s * length / 2.0
-        verts.append(p)
-        uvs.append((p[a1] - c[a1], p[a2] - c[a2]))
-        ring = len(verts)
-        for th in ang[:-1]:
-            q = point(th, s, radius)
-            verts.append(q)
-            uvs.append((q[a1] - c[a1], q[a2] - c[a2]))
-        for i in range(sections):
-            j, k = ring + i, ring + (i + 1) % sections
-            faces.append((ctr, j, k) if s > 0 else (ctr, k, j))
-    uv = np.asarray(uvs)
-    # side UVs span the circumference; wrap them into [0, 1] without changing density much
-    uv = 0.5 + (uv - uv.mean(0)) / max(uv_scale, 2 * np.pi * radius + 1e-9)
-    return np.asarray(verts), np.asarray(faces, np.int64), np.clip(uv, 0.0, 1.0)
-
-
-# --------------------------------------------------------------------------- builder
-
-
-@dataclass
-class _Joint:
-    type: str
-    axis: tuple[float, float, float]
-    limits: tuple[float, float] | None
-
-
-@dataclass
-class _Link:
-    name: str
-    parent: str | None
-    pivot: np.ndarray
-    joint: _Joint | None
-    pieces: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
-
-
-class _Builder:
-    """Collects links (geometry in rest-state world coordinates) and joints."""
-
-    def __init__(self, rng: np.random.Generator, size_hint: float):
-        self.rng = rng
-        self.uv_scale = 1.1 * size_hint  # UVs of a whole object fit in [0, 1]
-        self.links: dict[str, _Link] = {}
-        self.material_kind: dict[str, str] = {}
-
-    def link(
-        self,
-        name: str,
-        parent: str | None = None,
-        jtype: str = "fixed",
-        pivot: tuple[float, float, float] | np.ndarray = (0.0, 0.0, 0.0),
-        axis: tuple[float, float, float] = (1.0, 0.0, 0.0),
-        limits: tuple[float, float] | None = None,
-    ) -> str:
-        joint = None if parent is None else _Joint(jtype, axis, limits)
-        self.links[name] = _Link(name, parent, np.asarray(pivot, np.float64), joint)
-        return name
-
-    def box(self, link: str, mat: str, lo: np.ndarray | list, hi: np.ndarray | list) -> None:
-        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        assert np.all(hi > lo), (link, lo, hi)
-        v, f, uv = box_mesh((lo + hi) / 2, hi - lo, self.uv_scale)
-        self.links[link].pieces.append((mat, v, f, uv))
-
-    def cylinder(
-        self, link: str, mat: str, center: list | np.ndarray, radius: float, length: float, ax: int
-    ) -> None:
-        v, f, uv = cylinder_mesh(np.asarray(center, np.float64), radius, length, ax, self.uv_scale)
-        self.links[link].pieces.append((mat, v, f, uv))
-
-
 # --------------------------------------------------------------------------- categories
 # Each builder places geometry in world coordinates (z up, floor z=0, front -Y) and returns
 # nothing; link names are the URDF link names.
 
 
-def _carcass(b: _Builder, link: str, w: float, d: float, h: float, t: float, z0: float) -> None:
-    """Open-front box: back, sides, bottom, top panels of thickness ``t``; front at -d/2."""
-    x0, x1, y0, y1 = -w / 2, w / 2, -d / 2, d / 2
-    b.box(link, "body", [x0, y1 - t, z0], [x1, y1, z0 + h])  # back
-    b.box(link, "body", [x0, y0, z0], [x0 + t, y1 - t, z0 + h])  # left
-    b.box(link, "body", [x1 - t, y0, z0], [x1, y1 - t, z0 + h])  # right
-    b.box(link, "body", [x0 + t, y0, z0], [x1 - t, y1 - t, z0 + t])  # bottom
-    b.box(link, "body", [x0 + t, y0, z0 + h - t], [x1 - t, y1 - t, z0 + h])  # top
-
-
 def _hinged_door(
-    b: _Builder,
+    b: Builder,
     name: str,
     parent: str,
     x_lo: float,
@@ -273,11 +111,11 @@ def _hinged_door(
     )
 
 
-def _cabinet(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _cabinet(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d, h = rng.uniform(0.5, 1.0) * s, rng.uniform(0.35, 0.55) * s, rng.uniform(0.6, 1.2) * s
     t, plinth = 0.02 * s, rng.uniform(0.0, 0.08) * s
     b.link("base")
-    _carcass(b, "base", w, d, h, t, plinth)
+    carcass(b, "base", w, d, h, t, plinth)
     if plinth > 0.01:
         b.box("base", "body", [-w / 2 + t, -d / 2 + 0.03 * s, 0], [w / 2 - t, d / 2 - t, plinth])
     zshelf = plinth + rng.uniform(0.4, 0.6) * h
@@ -308,7 +146,7 @@ def _cabinet(b: _Builder, rng: np.random.Generator, s: float) -> None:
 
 
 def _drawer(
-    b: _Builder,
+    b: Builder,
     name: str,
     parent: str,
     x0: float,
@@ -346,11 +184,11 @@ def _drawer(
     )
 
 
-def _drawers(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _drawers(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d, h = rng.uniform(0.5, 1.0) * s, rng.uniform(0.35, 0.55) * s, rng.uniform(0.5, 1.2) * s
     t, n = 0.02 * s, int(rng.integers(2, 5))
     b.link("base")
-    _carcass(b, "base", w, d, h, t, 0.0)
+    carcass(b, "base", w, d, h, t, 0.0)
     # unequal drawer heights (deeper at the bottom), like real chests
     weights = np.sort(rng.uniform(0.8, 1.3, n))[::-1]
     inner = h - 2 * t - (n - 1) * t
@@ -364,11 +202,11 @@ def _drawers(b: _Builder, rng: np.random.Generator, s: float) -> None:
             z += t
 
 
-def _fridge(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _fridge(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d, h = rng.uniform(0.55, 0.8) * s, rng.uniform(0.55, 0.7) * s, rng.uniform(1.2, 1.5) * s
     t = 0.03 * s
     b.link("body")
-    _carcass(b, "body", w, d, h, t, 0.0)
+    carcass(b, "body", w, d, h, t, 0.0)
     zsplit = h * rng.uniform(0.28, 0.4)  # freezer at the bottom or top
     freezer_top = rng.random() < 0.5
     if freezer_top:
@@ -395,12 +233,12 @@ def _fridge(b: _Builder, rng: np.random.Generator, s: float) -> None:
     )
 
 
-def _oven(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _oven(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d, h = rng.uniform(0.5, 0.75) * s, rng.uniform(0.5, 0.65) * s, rng.uniform(0.8, 0.95) * s
     t, plinth = 0.03 * s, rng.uniform(0.06, 0.12) * s
     panel = rng.uniform(0.1, 0.15) * s
     b.link("body")
-    _carcass(b, "body", w, d, h - plinth - panel, t, plinth)
+    carcass(b, "body", w, d, h - plinth - panel, t, plinth)
     b.box("body", "body", [-w / 2, -d / 2 + 0.03 * s, 0.0], [w / 2, d / 2, plinth])  # plinth
     b.box("body", "panel", [-w / 2, -d / 2, h - panel], [w / 2, d / 2, h])  # control panel
     for xk in np.linspace(-w / 3, w / 3, int(rng.integers(3, 6))):
@@ -429,7 +267,7 @@ def _oven(b: _Builder, rng: np.random.Generator, s: float) -> None:
         )
 
 
-def _laptop(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _laptop(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d = rng.uniform(0.3, 0.42) * s, rng.uniform(0.22, 0.3) * s
     tb, tl = rng.uniform(0.015, 0.025) * s, rng.uniform(0.006, 0.012) * s
     lid_h = d * rng.uniform(0.9, 1.0)
@@ -457,7 +295,7 @@ def _laptop(b: _Builder, rng: np.random.Generator, s: float) -> None:
     )
 
 
-def _box(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _box(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d, h = rng.uniform(0.35, 0.8) * s, rng.uniform(0.3, 0.6) * s, rng.uniform(0.25, 0.6) * s
     t = rng.uniform(0.012, 0.025) * s
     b.link("base")
@@ -480,7 +318,7 @@ def _box(b: _Builder, rng: np.random.Generator, s: float) -> None:
     b.box("lid", "handle", [-0.15 * w, -d / 2 - 0.02 * s, zl], [0.15 * w, -d / 2, zl + t])
 
 
-def _washer(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _washer(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d, h = rng.uniform(0.55, 0.65) * s, rng.uniform(0.5, 0.65) * s, rng.uniform(0.8, 0.9) * s
     b.link("body")
     panel = 0.12 * s
@@ -508,12 +346,12 @@ def _washer(b: _Builder, rng: np.random.Generator, s: float) -> None:
     )
 
 
-def _microwave(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _microwave(b: Builder, rng: np.random.Generator, s: float) -> None:
     w, d, h = rng.uniform(0.45, 0.6) * s, rng.uniform(0.35, 0.45) * s, rng.uniform(0.28, 0.35) * s
     t = 0.02 * s
     pw = rng.uniform(0.22, 0.3) * w  # control panel width
     b.link("body")
-    _carcass(b, "body", w, d, h, t, 0.0)
+    carcass(b, "body", w, d, h, t, 0.0)
     b.box("body", "panel", [w / 2 - pw, -d / 2, t], [w / 2 - t, d / 2 - t, h - t])
     for zk in (0.35 * h, 0.65 * h):
         b.cylinder("body", "handle", [w / 2 - pw / 2, -d / 2 - 0.01 * s, zk], 0.02 * s, 0.02 * s, 1)
@@ -532,7 +370,7 @@ def _microwave(b: _Builder, rng: np.random.Generator, s: float) -> None:
     )
 
 
-def _desk_lamp(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _desk_lamp(b: Builder, rng: np.random.Generator, s: float) -> None:
     rb, tb = rng.uniform(0.08, 0.12) * s, 0.025 * s
     l1, l2 = rng.uniform(0.3, 0.45) * s, rng.uniform(0.25, 0.4) * s
     a = 0.02 * s  # arm cross-section
@@ -554,12 +392,12 @@ def _desk_lamp(b: _Builder, rng: np.random.Generator, s: float) -> None:
     b.cylinder("upper_arm", "shade", [0.0, -l2, z2 - 0.06 * s], rh, 0.12 * s, 2)
 
 
-def _cabinet_drawer(b: _Builder, rng: np.random.Generator, s: float) -> None:
+def _cabinet_drawer(b: Builder, rng: np.random.Generator, s: float) -> None:
     """A chest whose top drawer carries a hinged flap: revolute child of a prismatic link."""
     w, d, h = rng.uniform(0.5, 0.9) * s, rng.uniform(0.35, 0.5) * s, rng.uniform(0.5, 0.9) * s
     t = 0.02 * s
     b.link("base")
-    _carcass(b, "base", w, d, h, t, 0.0)
+    carcass(b, "base", w, d, h, t, 0.0)
     zmid = t + rng.uniform(0.45, 0.6) * (h - 2 * t)
     b.box("base", "body", [-w / 2 + t, -d / 2, zmid], [w / 2 - t, d / 2 - t, zmid + t])
     _drawer(b, "drawer", "base", -w / 2 + t, w / 2 - t, zmid + t, h - t, d, s)
@@ -589,7 +427,7 @@ def _cabinet_drawer(b: _Builder, rng: np.random.Generator, s: float) -> None:
     b.box("flap", "flap", [fx0, y_front - GAP - 0.012 * s, zlo], [fx1, y_front - GAP, zhi])
 
 
-_BUILDERS: dict[str, Callable[[_Builder, np.random.Generator, float], None]] = {
+_BUILDERS: dict[str, Callable[[Builder, np.random.Generator, float], None]] = {
     "cabinet": _cabinet,
     "drawers": _drawers,
     "fridge": _fridge,
@@ -606,70 +444,8 @@ assert set(_BUILDERS) == set(CATEGORIES)
 _SIZE_HINT = {"laptop": 0.6, "desk_lamp": 1.0, "microwave": 0.8, "box": 1.0}
 """Approximate largest extent (m) per category; sets UV density (default 1.6 m)."""
 
-_NEUTRAL = np.array([0.12, 0.12, 0.13])
-"""Colour of small hardware (handles, knobs, keys): dark, so parts stay distinct."""
-
 
 # --------------------------------------------------------------------------- writing
-
-
-def _fmt(x: float) -> str:
-    s = f"{x:.6f}".rstrip("0").rstrip(".")
-    return "0" if s in ("", "-0") else s
-
-
-def _vec(v: np.ndarray | tuple) -> str:
-    return " ".join(_fmt(float(c)) for c in v)
-
-
-def _write_link_mesh(
-    link: _Link,
-    out_dir: Path,
-    colors: dict[str, np.ndarray],
-    cfg: ProceduralConfig,
-    rng: np.random.Generator,
-) -> str:
-    """Write meshes/<link>.obj + .mtl (+ textures); vertices relative to the link pivot."""
-    mats: list[str] = []
-    for m, *_ in link.pieces:
-        if m not in mats:
-            mats.append(m)
-    obj = [f"# {link.name}: procedural, link frame (pivot at origin)", f"mtllib {link.name}.mtl"]
-    mtl = []
-    vbase = 1
-    for m in mats:
-        mname = f"{link.name}_{m}"
-        rgb = colors[m]
-        mtl.append(f"newmtl {mname}")
-        if cfg.textured:
-            kind = PATTERNS[int(rng.integers(len(PATTERNS)))]
-            tex = make_texture(rng, rgb, kind, cfg.texture_size)
-            Image.fromarray(tex).save(out_dir / "textures" / f"{mname}.png", optimize=False)
-            mtl += ["Kd 1 1 1", f"map_Kd ../textures/{mname}.png", ""]
-        else:
-            mtl += [f"Kd {_vec(rgb)}", ""]
-        obj.append(f"o {mname}")
-        vs, vts, fs = [], [], []
-        for pm, v, f, uv in link.pieces:
-            if pm != m:
-                continue
-            off = vbase + sum(len(x) for x in vs)
-            vs.append(v - link.pivot)
-            vts.append(uv)
-            fs.append(f + off)
-        v, uv, f = np.concatenate(vs), np.concatenate(vts), np.concatenate(fs)
-        obj += [f"v {_vec(p)}" for p in v]
-        if cfg.textured:
-            obj += [f"vt {_vec(t)}" for t in uv]
-        obj.append(f"usemtl {mname}")
-        if cfg.textured:
-            obj += [f"f {a}/{a} {b}/{b} {c}/{c}" for a, b, c in f]
-        else:
-            obj += [f"f {a} {b} {c}" for a, b, c in f]
-        vbase += len(v)
-    (out_dir / "meshes" / f"{link.name}.obj").write_text("\n".join(obj) + "\n")
-    (out_dir / "meshes" / f"{link.name}.mtl").write_text("\n".join(mtl) + "\n")
-    return f"meshes/{link.name}.obj"
 
 
 def write_procedural(cfg: ProceduralConfig, out_dir: Path | str) -> Path:
@@ -687,76 +463,12 @@ def write_procedural(cfg: ProceduralConfig, out_dir: Path | str) -> Path:
     """
     if cfg.category not in _BUILDERS:
         raise ValueError(f"unknown category {cfg.category!r}; expected one of {CATEGORIES}")
-    out_dir = Path(out_dir)
-    (out_dir / "meshes").mkdir(parents=True, exist_ok=True)
-    if cfg.textured:
-        (out_dir / "textures").mkdir(parents=True, exist_ok=True)
     # Separate streams so geometry does not change when textures are toggled.
     geo_rng, col_rng, tex_rng = (
         np.random.default_rng([cfg.seed, CATEGORIES.index(cfg.category), k]) for k in range(3)
     )
-    b = _Builder(geo_rng, _SIZE_HINT.get(cfg.category, 1.6) * cfg.scale)
+    b = Builder(geo_rng, _SIZE_HINT.get(cfg.category, 1.6) * cfg.scale)
     _BUILDERS[cfg.category](b, geo_rng, cfg.scale)
-    _recentre(b)
-
-    # one hue per link; hardware materials neutral; other named materials a shifted hue
-    link_colors = distinct_colors(col_rng, len(b.links))
-    urdf = ['<?xml version="1.0"?>', f'<robot name="{cfg.category}_{cfg.seed}">']
-    for li, link in enumerate(b.links.values()):
-        colors: dict[str, np.ndarray] = {}
-        for m, *_ in link.pieces:
-            if m in colors:
-                continue
-            if m in ("handle", "keys"):
-                colors[m] = _NEUTRAL
-            elif not colors:
-                colors[m] = link_colors[li]
-            else:  # a second panel of the same link: same hue, other brightness
-                colors[m] = np.clip(link_colors[li] * col_rng.uniform(0.55, 0.8), 0, 1)
-        urdf.append(f'  <link name="{link.name}">')
-        if link.pieces:
-            mesh = _write_link_mesh(link, out_dir, colors, cfg, tex_rng)
-            urdf += [
-                "    <visual>",
-                '      <origin xyz="0 0 0" rpy="0 0 0"/>',
-                f'      <geometry><mesh filename="{mesh}"/></geometry>',
-                "    </visual>",
-            ]
-        urdf.append("  </link>")
-    for link in b.links.values():
-        if link.parent is None or link.joint is None:
-            continue
-        j = link.joint
-        parent_pivot = b.links[link.parent].pivot
-        urdf += [
-            f'  <joint name="{link.name}_joint" type="{j.type}">',
-            f'    <parent link="{link.parent}"/>',
-            f'    <child link="{link.name}"/>',
-            f'    <origin xyz="{_vec(link.pivot - parent_pivot)}" rpy="0 0 0"/>',
-            f'    <axis xyz="{_vec(j.axis)}"/>',
-        ]
-        if j.limits is not None:
-            lo, hi = j.limits
-            urdf.append(
-                f'    <limit lower="{_fmt(lo)}" upper="{_fmt(hi)}" effort="10" velocity="1"/>'
-            )
-        urdf.append("  </joint>")
-    urdf.append("</robot>")
-    path = out_dir / "model.urdf"
-    path.write_text("\n".join(urdf) + "\n")
-    return path
-
-
-def _recentre(b: _Builder) -> None:
-    """Centre the bounding box in x, y, put its bottom at z = 0 and fit the UVs into [0, 1]."""
-    allv = np.concatenate([v for link in b.links.values() for _, v, _, _ in link.pieces])
-    lo, hi = allv.min(0), allv.max(0)
-    shift = np.array([-(lo[0] + hi[0]) / 2, -(lo[1] + hi[1]) / 2, -lo[2]])
-    # One affine map for all UVs (same scale on both axes) keeps texture density uniform
-    # across parts while guaranteeing UVs in [0, 1] (no wrap mode needed downstream).
-    alluv = np.concatenate([uv for link in b.links.values() for _, _, _, uv in link.pieces])
-    uv_lo, uv_span = alluv.min(0), float(np.max(alluv.max(0) - alluv.min(0)))
-    for link in b.links.values():
-        if link.parent is not None:  # the root frame is the world frame: stays at 0
-            link.pivot = link.pivot + shift
-        link.pieces = [(m, v + shift, f, (uv - uv_lo) / uv_span) for m, v, f, uv in link.pieces]
+    recentre(b)
+    look = Appearance(textured=cfg.textured, texture_size=cfg.texture_size)
+    return write_urdf(b, f"{cfg.category}_{cfg.seed}", Path(out_dir), look, col_rng, tex_rng)

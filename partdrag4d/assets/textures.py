@@ -93,6 +93,7 @@ def make_texture(
     kind: str,
     size: int = 256,
     contrast: float = 0.45,
+    grain: float = 0.12,
 ) -> UInt8[np.ndarray, "H W 3"]:
     """A coloured texture: ``rgb`` modulated by a pattern and fine noise.
 
@@ -102,13 +103,14 @@ def make_texture(
         kind: pattern name (:data:`PATTERNS`).
         size: side in pixels.
         contrast: modulation depth; the mean colour stays close to ``rgb``.
+        grain: depth of the per-pixel grain.
 
     Returns:
         (size, size, 3) uint8 image.
     """
     p = pattern(rng, kind, size)
     fine = rng.random((size, size))  # per-pixel grain for optical flow / trackers
-    m = 1.0 + contrast * (p - 0.5) + 0.12 * (fine - 0.5)
+    m = 1.0 + contrast * (p - 0.5) + grain * (fine - 0.5)
     img = np.clip(np.asarray(rgb, dtype=np.float64)[None, None, :] * m[..., None], 0, 1)
     return (img * 255.0 + 0.5).astype(np.uint8)
 

@@ -275,6 +275,12 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
         f"<p>{art.num_parts} part(s), {len(art.joints)} joint(s), {num_frames} frames at "
         f"{art.fps:g} fps, {videos.num_views} view(s).</p>"
     )
+    if cams.front is not None:
+        f = cams.front
+        body.append(
+            f'<p id="rig-front">Views centred on azimuth {f.azimuth_deg:.1f}° at elevation '
+            f"{f.elevation_deg:.1f}° ({html.escape(f.source)}: {html.escape(f.reason)}).</p>"
+        )
     if not art.joints:
         body.append(f'<p class="notice" id="no-moving-part">{html.escape(NO_MOVING_PART)}</p>')
     else:

@@ -13,7 +13,7 @@ import numpy as np
 from jaxtyping import Float
 
 from partdrag4d.config import RigConfig
-from partdrag4d.containers import CameraRig
+from partdrag4d.containers import CameraRig, RigFront
 
 UP_AXES: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
     # up, first and second ground-plane axes (right-handed: e1 x e2 = up)
@@ -50,7 +50,7 @@ def look_at(
     return T
 
 
-def view_azimuths_deg(cfg: RigConfig) -> Float[np.ndarray, "V"]:
+def view_azimuths_deg(cfg: RigConfig, front_azimuth_deg: float) -> Float[np.ndarray, "V"]:
     """Azimuths of the V views: evenly over the arc centred on the front."""
     v = cfg.num_views
     if v == 1:
@@ -59,20 +59,30 @@ def view_azimuths_deg(cfg: RigConfig) -> Float[np.ndarray, "V"]:
         offsets = 360.0 * np.arange(v) / v
     else:
         offsets = np.linspace(-cfg.azimuth_spread_deg / 2, cfg.azimuth_spread_deg / 2, v)
-    return cfg.front_azimuth_deg + offsets
+    return front_azimuth_deg + offsets
 
 
-def orbit_rig(cfg: RigConfig, bounds: Float[np.ndarray, "2 3"], up_axis: str = "z") -> CameraRig:
+def orbit_rig(
+    cfg: RigConfig,
+    bounds: Float[np.ndarray, "2 3"],
+    up_axis: str = "z",
+    front: RigFront | None = None,
+) -> CameraRig:
     """Cameras on a circle around the bounding-box centre, framing the whole object.
 
     Args:
-        cfg: rig settings (views, image size, field of view, elevation, azimuths, radius).
+        cfg: rig settings (views, image size, field of view, elevation, spread, radius).
         bounds: (min, max) corners of the object's bounding box, world frame, metres.
         up_axis: the world's up axis, ``"z"`` or ``"y"``.
+        front: where the views are centred (scene/front.py chooses it); None uses
+            ``cfg.front_azimuth_deg``, or -90 (the front faces -Y) when that is unset.
 
     Returns:
-        The calibrated rig.
+        The calibrated rig (recording ``front``).
     """
+    if front is None:
+        az = -90.0 if cfg.front_azimuth_deg is None else float(cfg.front_azimuth_deg)
+        front = RigFront(az, float(cfg.elevation_deg), "config", "rig.front_azimuth_deg")
     up, e1, e2 = UP_AXES[up_axis]
     center = bounds.mean(axis=0)
     sphere_r = 0.5 * float(np.linalg.norm(bounds[1] - bounds[0]))
@@ -80,13 +90,13 @@ def orbit_rig(cfg: RigConfig, bounds: Float[np.ndarray, "2 3"], up_axis: str = "
     half_fov_h = math.atan(math.tan(half_fov_v) * cfg.width / cfg.height)
     radius = cfg.radius or cfg.margin * sphere_r / math.sin(min(half_fov_v, half_fov_h))
     K = intrinsics(cfg.width, cfg.height, cfg.fov_deg)
-    el = math.radians(cfg.elevation_deg)
+    el = math.radians(front.elevation_deg)
     Ks, Ts = [], []
-    for az in np.radians(view_azimuths_deg(cfg)):
+    for az in np.radians(view_azimuths_deg(cfg, front.azimuth_deg)):
         direction = math.cos(el) * (math.cos(az) * e1 + math.sin(az) * e2) + math.sin(el) * up
         Ts.append(look_at(center + radius * direction, center, up))
         Ks.append(K)
-    return CameraRig(K=np.stack(Ks), T_cam_world=np.stack(Ts), width=cfg.width, height=cfg.height)
+    return CameraRig(np.stack(Ks), np.stack(Ts), cfg.width, cfg.height, front)
 
 
 def project_points(

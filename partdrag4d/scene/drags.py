@@ -3,9 +3,11 @@
 Two sources, each the ``_target_`` of a ``drags`` config:
 
 - :func:`drags_from_joints` (assets with joints): every chosen movable joint goes from
-  its rest value toward a target inside its limits, smoothly over T frames; one drag
-  per moving part, on a surface point visible from the rig, sampled with probability
-  proportional to its displacement (as Puppet-Master and DragAPart sample them).
+  its rest value toward a target inside its limits, smoothly over T frames. Once the
+  rig is placed (its front chosen from this motion, scene/front.py), :func:`place_drags`
+  puts one drag per moving part on a surface point visible from the rig, sampled with
+  probability proportional to its displacement (as Puppet-Master and DragAPart sample
+  them).
 - :func:`drags_from_file`: a JSON file of 3D start points and end points or
   trajectories (schema in README.md, "Drag files").
 
@@ -115,15 +117,24 @@ def sample_joint_targets(
     return tuple(j.name for j in movable), values
 
 
-def drags_from_joints(
-    cfg: GtDragsConfig,
-    asset: LoadedAsset,
-    rig: CameraRig,
-    views: RestViews,
-    rng: np.random.Generator,
-) -> DragMotion:
-    """One drag per moving part on a visible surface point, sampled proportionally to
-    its displacement over the clip. See the module docstring."""
+@dataclass(frozen=True)
+class DragPlan:
+    """The requested motion, known before any camera is placed (the rig's front is
+    chosen from it; GT drag points are then sampled on what the rig sees)."""
+
+    joint_names: tuple[str, ...]
+    """Joints animated (empty for file drags)."""
+    joint_values: Float[np.ndarray, "T J"] | None
+    """Absolute joint values per frame (None for file drags)."""
+    T_rel: Float[np.ndarray, "T L 4 4"] | None
+    """Per-frame motion of every link from its rest pose (None for file drags)."""
+    points_3d: Float[np.ndarray, "T D 3"] | None
+    """File drags' trajectories (None for drags sampled from the joints)."""
+
+
+def drags_from_joints(cfg: GtDragsConfig, asset: LoadedAsset, rng: np.random.Generator) -> DragPlan:
+    """Joint trajectories from rest toward sampled targets (the drag points are chosen
+    later, on what the rig sees: :func:`place_drags`)."""
     from partdrag4d.assets.kinematics import link_poses_over_time
 
     art = asset.articulated
@@ -136,36 +147,47 @@ def drags_from_joints(
         )
     names, values = sample_joint_targets(cfg, art, rng)
     poses = link_poses_over_time(art, names, values)  # T L 4 4
+    T_rel = poses @ np.linalg.inv(poses[0])[None]
+    return DragPlan(names, values, T_rel, None)
+
+
+def place_drags(
+    plan: DragPlan, asset: LoadedAsset, views: RestViews, rng: np.random.Generator
+) -> DragMotion:
+    """The drags of a plan: file trajectories as they are; for joint trajectories, one
+    drag per moving part on a surface point the rig sees, sampled proportionally to its
+    displacement over the clip (see the module docstring)."""
+    if plan.points_3d is not None:
+        return DragMotion(plan.points_3d, (), None)
+    art = asset.articulated
+    assert art is not None and plan.T_rel is not None and plan.joint_values is not None
     link_index = {link.name: i for i, link in enumerate(art.links)}
     roots = _part_roots(art)
-    moving_heads = [j.child for j in art.joints if j.name in names]
+    moving_heads = [j.child for j in art.joints if j.name in plan.joint_names]
 
     label = views.label.reshape(-1)
     xyz = views.rest_xyz.reshape(-1, 3)
-    starts, trajectories = [], []
+    trajectories = []
     for head in moving_heads:
         members = [link_index[n] for n, r in roots.items() if r == head]
         pix = np.flatnonzero(np.isin(label, members))
         if len(pix) == 0:
             continue
-        h = link_index[head]
-        motion = poses[-1, h] @ np.linalg.inv(poses[0, h])  # rest world -> final world
+        rel = plan.T_rel[:, link_index[head]]  # T 4 4: rest world -> world at t
         p0 = xyz[pix]
-        disp = np.linalg.norm(p0 @ motion[:3, :3].T + motion[:3, 3] - p0, axis=1)
+        disp = np.linalg.norm(p0 @ rel[-1, :3, :3].T + rel[-1, :3, 3] - p0, axis=1)
         if disp.sum() <= 1e-9:
             continue
         p = p0[rng.choice(len(pix), p=disp / disp.sum())]
-        rel = poses[:, h] @ np.linalg.inv(poses[0, h])  # T 4 4
         trajectories.append(rel[:, :3, :3] @ p + rel[:, :3, 3])
-        starts.append(p)
     if not trajectories:
         raise InputError(
             asset.source,
             "joints",
             "no moving part is visible from the camera rig "
-            "(check rig.front_azimuth_deg / asset.up_axis)",
+            "(check rig.front / rig.front_azimuth_deg / asset.up_axis)",
         )
-    return DragMotion(np.stack(trajectories, axis=1), names, values)
+    return DragMotion(np.stack(trajectories, axis=1), plan.joint_names, plan.joint_values)
 
 
 def _vec3(value: object, source: Path, field: str) -> np.ndarray:
@@ -175,13 +197,7 @@ def _vec3(value: object, source: Path, field: str) -> np.ndarray:
     return arr
 
 
-def drags_from_file(
-    cfg: FileDragsConfig,
-    asset: LoadedAsset,
-    rig: CameraRig,
-    views: RestViews,
-    rng: np.random.Generator,
-) -> DragMotion:
+def drags_from_file(cfg: FileDragsConfig, asset: LoadedAsset, rng: np.random.Generator) -> DragPlan:
     """Drags from a JSON file; start points must lie on the rest surface."""
     import trimesh
 
@@ -231,7 +247,7 @@ def drags_from_file(
                 f"drags[{i}].start",
                 f"is {dd:.4f} m off the surface (tolerance {tol:.4f} m)",
             )
-    return DragMotion(points, (), None)
+    return DragPlan((), None, None, points)
 
 
 def start_visibility(

@@ -57,6 +57,7 @@ from partdrag4d.containers import (
     Material,
     Primitive,
     RenderGT,
+    RigFront,
     SceneInput,
     SceneMesh,
     Tracks,
@@ -193,6 +194,8 @@ def save_cameras(cameras: CameraRig, path: Path) -> None:
             for v in range(cameras.num_views)
         ],
     }
+    if cameras.front is not None:
+        doc["front"] = dataclasses.asdict(cameras.front)
     _write_json(path, doc)
 
 
@@ -201,7 +204,10 @@ def load_cameras(path: Path) -> CameraRig:
     doc = _read_json(path)
     K = np.array([v["K"] for v in doc["views"]], dtype=doc["K_dtype"]).reshape(-1, 3, 3)
     T = np.array([v["T_cam_world"] for v in doc["views"]], dtype=doc["T_cam_world_dtype"])
-    return CameraRig(K=K, T_cam_world=T.reshape(-1, 4, 4), width=doc["width"], height=doc["height"])
+    front = RigFront(**doc["front"]) if isinstance(doc.get("front"), dict) else None
+    return CameraRig(
+        K=K, T_cam_world=T.reshape(-1, 4, 4), width=doc["width"], height=doc["height"], front=front
+    )
 
 
 # --------------------------------------------------------------------------- meshes

@@ -6,14 +6,9 @@ import numpy as np
 import pytest
 import trimesh
 
+from partdrag4d.assets.builder import Builder, box_mesh, cylinder_mesh
 from partdrag4d.assets.kinematics import forward_kinematics, posed_mesh
-from partdrag4d.assets.procedural import (
-    CATEGORIES,
-    ProceduralConfig,
-    box_mesh,
-    cylinder_mesh,
-    write_procedural,
-)
+from partdrag4d.assets.procedural import CATEGORIES, ProceduralConfig, write_procedural
 from partdrag4d.assets.urdf import load_urdf
 from partdrag4d.containers import JointType
 
@@ -140,7 +135,7 @@ def test_links_do_not_interpenetrate_at_rest(category):
 
     for seed in range(3):
         rng = np.random.default_rng(seed)
-        b = proc._Builder(rng, 1.0)
+        b = Builder(rng, 1.0)
         proc._BUILDERS[category](b, rng, 1.0)
         boxes = [
             (link.name, v.min(0), v.max(0))
