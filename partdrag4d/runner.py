@@ -313,6 +313,8 @@ def materialize(result: RunResult, inputs: _LazyInputs, out_dir: Path) -> None:
     if "generate" in result.artefacts:
         gen = result.artefacts["generate"]
         _replace(_copy(gen / "videos"), out_dir / "videos")
+        if (gen / "cameras.json").is_file():  # the rig (and its chosen front) beside its videos
+            shutil.copy2(gen / "cameras.json", out_dir / "videos" / "cameras.json")
         sheet = gen / "contact_sheet.png"
         if sheet.is_file():
             _replace(_copy(sheet), out_dir / "contact_sheet.png")

@@ -1,11 +1,13 @@
 """Training data engine of the drag UNet: rendered clips of the procedural library,
 drags sampled on moving pixels, VAE latents and CLIP embeddings cached on disk.
 
-One clip = one procedural object (random category and seed), one fixed camera (random
-azimuth around the object's front and random elevation), the object's joints moved by
-``drags=gt`` sampling, rendered with the render backend. Drags are chosen among the
-visible pixels of frame 0 that move (the render's ``rest_xyz`` + the GT link motion give
-every pixel's 2D track) with :func:`~partdrag4d.generator.training.sample_training_drags`.
+One clip = one procedural object (random category and seed) or random object (of the
+families asked for, assets/random_objects.py), one fixed camera (random azimuth around
+the object's front, or facing where a random object moves, and random elevation), the
+object's joints moved by ``drags=gt`` sampling, rendered with the render backend. Drags
+are chosen among the visible pixels of frame 0 that move (the render's ``rest_xyz`` + the
+GT link motion give every pixel's 2D track) with
+:func:`~partdrag4d.generator.training.sample_training_drags`.
 
 Layout of a dataset folder (read by ``CachedClipDataset`` and ``load_val_clips``)::
 
@@ -21,6 +23,7 @@ the files that exist. Pixel coordinates follow ``partdrag4d.render.camera_math``
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,6 +48,10 @@ class DataEngineConfig:
     """Held-out validation clips (other objects than the training clips' streams)."""
     categories: list[str] = field(default_factory=list)
     """Procedural categories to draw from; empty = all of ``CATEGORIES``."""
+    families: list[str] = field(default_factory=list)
+    """Random-object families (``assets/random_objects.py``) drawn alongside the
+    categories, each entry as likely as one category; their camera faces the side that
+    moves (``rig.front=auto``) instead of front +- ``azimuth_range_deg``."""
     seed: int = 0
     """Seed of every random choice."""
     width: int = 256
@@ -166,28 +173,32 @@ def render_clip(cfg: DataEngineConfig, split: int, index: int) -> RenderedClip |
     from partdrag4d.scene.prepare import run_prepare
 
     rng = clip_rng(cfg.seed, split, index)
-    categories = list(cfg.categories) or list(CATEGORIES)
+    sources = list(cfg.categories or CATEGORIES) + list(cfg.families)
     area_scale = cfg.width * cfg.height / REFERENCE_SIZE**2
     for _ in range(cfg.max_attempts):
-        category = str(rng.choice(categories))
+        category = str(rng.choice(sources))
         asset_seed = int(rng.integers(2**31))
         azimuth = -90.0 + float(rng.uniform(-cfg.azimuth_range_deg, cfg.azimuth_range_deg))
         elevation = float(rng.uniform(cfg.elevation_min_deg, cfg.elevation_max_deg))
-        prep = PrepareConfig(
-            asset=ProceduralAssetConfig(category=category, seed=asset_seed),
-            drags=GtDragsConfig(
-                num_frames=cfg.num_frames, fps=float(cfg.fps), max_drags=cfg.max_drags
-            ),
-            rig=RigConfig(
-                num_views=1,
-                width=cfg.width,
-                height=cfg.height,
-                fov_deg=cfg.fov_deg,
-                elevation_deg=elevation,
-                front_azimuth_deg=azimuth,
-            ),
-        )
-        scene = run_prepare(prep, rng)
+        with tempfile.TemporaryDirectory(prefix="partdrag4d-clip-") as tmp:
+            asset = _asset_config(category, asset_seed, Path(tmp))
+            if not isinstance(asset, ProceduralAssetConfig):
+                azimuth = None  # a random object faces anywhere: look where it moves
+            prep = PrepareConfig(
+                asset=asset,
+                drags=GtDragsConfig(
+                    num_frames=cfg.num_frames, fps=float(cfg.fps), max_drags=cfg.max_drags
+                ),
+                rig=RigConfig(
+                    num_views=1,
+                    width=cfg.width,
+                    height=cfg.height,
+                    fov_deg=cfg.fov_deg,
+                    elevation_deg=elevation,
+                    front_azimuth_deg=azimuth,
+                ),
+            )
+            scene = run_prepare(prep, rng)
         video = generate_render(RenderGeneratorConfig(), scene, rng)
         gt = scene.gt
         poses = link_poses_over_time(gt.asset, gt.joint_names, gt.joint_values)
@@ -215,12 +226,23 @@ def render_clip(cfg: DataEngineConfig, split: int, index: int) -> RenderedClip |
             "name": scene.name,
             "category": category,
             "asset_seed": asset_seed,
-            "azimuth_deg": azimuth,
+            "azimuth_deg": scene.cameras.front.azimuth_deg,
             "elevation_deg": elevation,
             "num_drags": len(chosen),
         }
         return RenderedClip(frames=video.frames[0], drags_px=tracks[:, chosen], record=record)
     return None
+
+
+def _asset_config(name: str, seed: int, folder: Path):
+    """A procedural category, or a random object of family ``name`` written to ``folder``."""
+    from partdrag4d.assets.random_objects import FAMILIES, RandomObjectConfig, write_random_object
+    from partdrag4d.config import ProceduralAssetConfig, UrdfAssetConfig
+
+    if name not in FAMILIES:
+        return ProceduralAssetConfig(category=name, seed=seed)
+    obj = write_random_object(RandomObjectConfig(family=name, seed=seed), folder)
+    return UrdfAssetConfig(path=obj.urdf, name=f"{name}_{seed}")
 
 
 def slot_drags(

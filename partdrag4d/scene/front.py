@@ -32,6 +32,7 @@ from jaxtyping import Float, Int
 
 from partdrag4d.config import RigConfig
 from partdrag4d.containers import CameraRig, RigFront, SceneMesh
+from partdrag4d.errors import InputError
 from partdrag4d.scene.cameras import orbit_rig, view_azimuths_deg
 
 FIXED_FRONT_DEG = -90.0
@@ -150,6 +151,18 @@ def _signed_deg(az: float) -> float:
     return a - 360.0 if a > 180.0 else (a + 360.0 if a <= -180.0 else a)
 
 
+def _check(cfg: RigConfig) -> None:
+    """Clear errors for settings the front choice cannot use."""
+    if cfg.front not in ("auto", "fixed"):
+        raise InputError("rig", "front", f"unknown value {cfg.front!r}; choose auto or fixed")
+    if cfg.front_azimuth_deg is not None and not math.isfinite(cfg.front_azimuth_deg):
+        raise InputError("rig", "front_azimuth_deg", "must be a finite number of degrees")
+    if not 0.0 < cfg.front_search_step_deg <= 180.0:
+        raise InputError("rig", "front_search_step_deg", "must be in (0, 180] degrees")
+    if cfg.front_probe_size < 8:
+        raise InputError("rig", "front_probe_size", "must be at least 8 pixels")
+
+
 def choose_front(
     cfg: RigConfig,
     mesh: SceneMesh,
@@ -171,6 +184,7 @@ def choose_front(
     Returns:
         The chosen front and why.
     """
+    _check(cfg)
     el = float(cfg.elevation_deg)
     if cfg.front_azimuth_deg is not None:
         return RigFront(float(cfg.front_azimuth_deg), el, "config", "rig.front_azimuth_deg")

@@ -65,6 +65,8 @@ def test_default_pipeline_writes_every_output(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["joint_type_accuracy"] == 1 and metrics["axis_angle_deg"] < 2.0
     assert "joint_type_accuracy" in res.stdout  # the metrics table is printed
+    front = json.loads((out / "videos" / "cameras.json").read_text())["front"]
+    assert front["source"] == "moving surface" and "rig-front" in (out / "report.html").read_text()
     again = run_app(tmp_path, "asset.category=laptop", f"out_dir={out}")
     assert "computed: nothing" in again.stdout
 

@@ -1,6 +1,7 @@
 """Data engine: pixel tracks, a tiny dataset build (render -> drags -> cached latents),
 validation scoring and the training loop with validation and resume."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,6 +14,7 @@ from partdrag4d.generator.data import (
     build_dataset,
     load_val_clips,
     pixel_tracks,
+    render_clip,
 )
 from partdrag4d.generator.tiny import tiny_drag_pipeline
 from partdrag4d.generator.trainer import TrainConfig, ValidationConfig, train, validate
@@ -34,6 +36,16 @@ def test_pixel_tracks_known_motion():
     assert tracks.shape == (3, 2, 2)
     np.testing.assert_allclose(tracks[:, 0], [[2, 2]] * 3)  # link 0 is still
     np.testing.assert_allclose(tracks[:, 1], [[3, 2], [4, 2], [5, 2]])
+
+
+def test_random_object_families_are_a_clip_source():
+    cfg = DataEngineConfig(width=64, height=64, num_frames=T, categories=[], families=["chains"])
+    records = [render_clip(dataclasses.replace(cfg, categories=["box"]), 0, i) for i in range(4)]
+    names = {c.record["category"] for c in records if c is not None}
+    assert names <= {"box", "chains"} and "chains" in names
+    clip = next(c for c in records if c is not None and c.record["category"] == "chains")
+    assert clip.frames.shape == (T, 64, 64, 3) and clip.drags_px.shape[0] == T
+    assert np.abs(clip.drags_px[-1] - clip.drags_px[0]).max() > 0.5  # the drags move
 
 
 @pytest.fixture(scope="module")

@@ -132,3 +132,19 @@ def test_front_is_written_to_cameras_json(tmp_path):
     doc = json.loads((tmp_path / "cameras.json").read_text())
     assert doc["front"]["azimuth_deg"] == 12.5 and doc["front"]["source"] == "config"
     assert load_cameras(tmp_path / "cameras.json").front == front
+
+
+@pytest.mark.parametrize(
+    ("override", "field"),
+    [
+        ({"front": "sideways"}, "front"),
+        ({"front_search_step_deg": 0.0}, "front_search_step_deg"),
+        ({"front_probe_size": 2}, "front_probe_size"),
+        ({"front_azimuth_deg": float("nan")}, "front_azimuth_deg"),
+    ],
+)
+def test_bad_front_settings_name_the_field(override, field):
+    from partdrag4d.errors import InputError
+
+    with pytest.raises(InputError, match=field):
+        choose_front(RigConfig(**override), _box_mesh(), "z", None, None, None)

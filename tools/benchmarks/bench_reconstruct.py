@@ -73,6 +73,8 @@ class Job:
     """Which table the case belongs to: main, views or degrade."""
     max_moving: int
     """At most this many joints move in the clip."""
+    front: str = "auto"
+    """``rig.front`` of the case."""
 
     @property
     def row(self) -> str:
@@ -135,7 +137,9 @@ def run_job(job: Job) -> dict:
                     max_moving_joints=job.max_moving,
                     max_drags=job.max_moving,
                 ),
-                rig=RigConfig(num_views=job.views, width=job.size, height=job.size),
+                rig=RigConfig(
+                    num_views=job.views, width=job.size, height=job.size, front=job.front
+                ),
             )
             scene = run_prepare(cfg, np.random.default_rng(job.seed))
         gen = RenderGeneratorConfig(degrade=_degrade_config(job.degrade_scale))
@@ -190,7 +194,7 @@ def _parse_object(text: str) -> tuple[str, str, int]:
 
 def make_jobs(args) -> list[Job]:
     moving = 5 if args.suite == "categories" else 16
-    common = dict(size=args.size, frames=args.frames, max_moving=moving)
+    common = dict(size=args.size, frames=args.frames, max_moving=moving, front=args.rig_front)
     jobs: list[Job] = []
     for d in [0.0] if args.no_degraded else [0.0, 1.0]:
         for src, name, seed in _objects(args):
@@ -221,6 +225,9 @@ def main() -> None:
         "--sweep-objects", nargs="*", default=None, help="NAME:SEED of the sweeps' objects"
     )
     ap.add_argument("--no-degraded", action="store_true", help="skip the degraded main run")
+    ap.add_argument(
+        "--rig-front", choices=["auto", "fixed"], default="auto", help="rig.front of every case"
+    )
     ap.add_argument("--jobs", type=int, default=1, help="worker processes")
     ap.add_argument("--out", default=None, help="JSON of every case")
     args = ap.parse_args()

@@ -47,6 +47,11 @@ def row_stats(results: list[dict]) -> dict:
         "axis_angle_deg": mean("axis_angle_deg"),
         "axis_angle_max": max((e["axis_angle_deg"] for e in matched), default=None),
         "axis_pos_rel": mean("axis_pos_err_rel"),
+        "axis_pos_rel_median": (
+            float(np.median([e["axis_pos_err_rel"] for e in matched if "axis_pos_err_rel" in e]))
+            if any("axis_pos_err_rel" in e for e in matched)
+            else None
+        ),
         "miou": float(np.mean([r["metrics"]["seg_miou"] for r in ok])) if ok else None,
         "missing": missing,
         "extra": extra,
@@ -125,6 +130,8 @@ def _print_main(label: str, rows: list[dict], row_names: list[str], summary: dic
     summary[label] = agg
     print(f"-- {label} vs targets (value / target = ratio):")
     _against(agg, TARGETS[label])
+    med = _fmt(agg["axis_pos_rel_median"], ".4f")
+    print(f"   {'axis pos, median':<18} {med} (a far-off pivot dominates the mean)")
     few = [r for r in objects if r.get("ok") and len(r["metrics"]["joints"]) <= 3]
     slow = max((r["track_s"] + r["articulate_s"] for r in few), default=None)
     print(f"   {'max s (≤3 parts)':<18} {vs(slow, TARGETS['time_s'], True)}")
