@@ -202,6 +202,16 @@ def _depth(b: Builder) -> int:
     return max(movable_depth(n) for n in b.links)
 
 
+def _mount(b: Builder, rpy: tuple[float, float, float]) -> None:
+    """Put the object on a new root link ``mount`` through a fixed joint turned by ``rpy``."""
+    root, links = next(iter(b.links)), dict(b.links)
+    b.links = {}
+    b.link("mount")
+    b.links.update(links)
+    b.links[root].parent = "mount"
+    b.links[root].joint = JointDef("fixed", (1.0, 0.0, 0.0), None, rpy)
+
+
 def write_random_object(cfg: RandomObjectConfig, out_dir: Path | str) -> RandomObject:
     """Draw a random articulated object and write it as a URDF folder.
 
@@ -254,13 +264,7 @@ def write_random_object(cfg: RandomObjectConfig, out_dir: Path | str) -> RandomO
         float(geo.uniform(-tilt, tilt)),
         float(geo.uniform(0, 2 * math.pi)),
     )
-    root = next(iter(b.links))
-    links = dict(b.links)
-    b.links = {}
-    b.link("mount")
-    b.links.update(links)
-    b.links[root].parent = "mount"
-    b.links[root].joint = JointDef("fixed", (1.0, 0.0, 0.0), None, rpy)
+    _mount(b, rpy)
     look_name = str(geo.choice(["plain", "weak"] if cfg.family == "plain" else list(APPEARANCES)))
     name = f"{cfg.family}_{cfg.seed}"
     urdf = write_urdf(b, name, Path(out_dir), APPEARANCES[look_name], col, tex)
