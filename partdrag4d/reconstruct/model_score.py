@@ -78,10 +78,6 @@ class Score:
         return self.photometric + self.silhouette + self.complexity
 
 
-def _grey(rgb: np.ndarray) -> np.ndarray:
-    return rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-
-
 def frame_residuals(
     render_rgb: UInt8[np.ndarray, "H W 3"],
     render_mask: np.ndarray,
@@ -89,14 +85,13 @@ def frame_residuals(
     cfg: ScoreConfig,
 ) -> tuple[float, float, int]:
     """(photometric, silhouette, compared pixels) of one render against one frame."""
+    from partdrag4d.reconstruct.render_compare import grey, match_levels
     from partdrag4d.reconstruct.track import foreground
 
     seen = foreground(frame, cfg.background_threshold)
     both, either = render_mask & seen, render_mask | seen
-    a, b = _grey(render_rgb), _grey(frame)
-    if both.sum() > 10:
-        b = (b - b[both].mean()) * (a[both].std() / max(b[both].std(), 1e-3)) + a[both].mean()
-    r = (a - b)[both] / cfg.sigma_grey
+    a = grey(render_rgb)
+    r = (a - match_levels(a, grey(frame), both))[both] / cfg.sigma_grey
     photometric = float(np.log1p(r * r).sum())
     mismatch = int(either.sum() - both.sum())
     silhouette = mismatch * math.log1p(cfg.silhouette_sigmas**2)

@@ -59,19 +59,27 @@ class RenderCompareConfig:
     """A part with fewer matches over all views keeps its pose."""
 
 
-def _gray(image: UInt8[np.ndarray, "H W 3"]) -> Float[np.ndarray, "H W"]:
-    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+def grey(image: UInt8[np.ndarray, "H W 3"]) -> Float[np.ndarray, "H W"]:
+    """Luma of an sRGB image (OpenCV's weights), float."""
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float64)
+
+
+def match_levels(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``b`` with its mean and spread over ``mask`` mapped to ``a``'s (generated frames
+    drift in brightness and contrast); unchanged when ``mask`` has 10 pixels or fewer."""
+    if mask.sum() <= 10:
+        return b
+    ma, sa, mb, sb = a[mask].mean(), a[mask].std(), b[mask].mean(), b[mask].std()
+    return (b - mb) * (sa / max(sb, 1e-3)) + ma
 
 
 def matched_gray(
     render: UInt8[np.ndarray, "H W 3"], frame: UInt8[np.ndarray, "H W 3"], mask: np.ndarray
 ) -> tuple[UInt8[np.ndarray, "H W"], UInt8[np.ndarray, "H W"]]:
-    """Both images in grey, the frame's levels mapped to the render's mean and spread
-    over ``mask`` (generated frames drift in brightness and contrast)."""
-    a, b = _gray(render), _gray(frame)
-    if mask.sum() > 10:
-        ma, sa, mb, sb = a[mask].mean(), a[mask].std(), b[mask].mean(), b[mask].std()
-        b = (b - mb) * (sa / max(sb, 1e-3)) + ma
+    """Both images in grey (uint8, for the flow), the frame's levels matched to the
+    render's over ``mask``."""
+    a = grey(render)
+    b = match_levels(a, grey(frame), mask)
     return np.clip(a, 0, 255).astype(np.uint8), np.clip(b, 0, 255).astype(np.uint8)
 
 

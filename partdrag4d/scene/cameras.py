@@ -50,6 +50,18 @@ def look_at(
     return T
 
 
+FIXED_FRONT_DEG = -90.0
+"""The front when none is chosen or set: it faces -Y (the procedural library's)."""
+
+
+def config_front(cfg: RigConfig) -> RigFront:
+    """The front the config sets: ``front_azimuth_deg``, else :data:`FIXED_FRONT_DEG`."""
+    el = float(cfg.elevation_deg)
+    if cfg.front_azimuth_deg is not None:
+        return RigFront(float(cfg.front_azimuth_deg), el, "config", "rig.front_azimuth_deg")
+    return RigFront(FIXED_FRONT_DEG, el, "config", "front faces -Y (rig.front=fixed)")
+
+
 def view_azimuths_deg(cfg: RigConfig, front_azimuth_deg: float) -> Float[np.ndarray, "V"]:
     """Azimuths of the V views: evenly over the arc centred on the front."""
     v = cfg.num_views
@@ -80,9 +92,7 @@ def orbit_rig(
     Returns:
         The calibrated rig (recording ``front``).
     """
-    if front is None:
-        az = -90.0 if cfg.front_azimuth_deg is None else float(cfg.front_azimuth_deg)
-        front = RigFront(az, float(cfg.elevation_deg), "config", "rig.front_azimuth_deg")
+    front = front or config_front(cfg)
     up, e1, e2 = UP_AXES[up_axis]
     center = bounds.mean(axis=0)
     sphere_r = 0.5 * float(np.linalg.norm(bounds[1] - bounds[0]))

@@ -18,8 +18,8 @@ azimuth is chosen from where the motion is:
 A candidate front scores the sum over the rig's own views (its azimuth spread), with
 the probe scores interpolated around the ring; the best candidate wins (ties: the
 first in azimuth order) and is refined between its neighbours, so the choice is
-deterministic. An explicit
-``rig.front_azimuth_deg`` overrides it. Pure numpy + the project's rasteriser.
+deterministic. An explicit ``rig.front_azimuth_deg`` or ``rig.front=fixed`` overrides
+it. Pure numpy + the project's rasteriser.
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ from jaxtyping import Float, Int
 from partdrag4d.config import RigConfig
 from partdrag4d.containers import CameraRig, RigFront, SceneMesh
 from partdrag4d.errors import InputError
-from partdrag4d.scene.cameras import orbit_rig, view_azimuths_deg
-
-FIXED_FRONT_DEG = -90.0
-"""``front=fixed`` without an azimuth: the front faces -Y (procedural library)."""
+from partdrag4d.scene.cameras import FIXED_FRONT_DEG, config_front, orbit_rig, view_azimuths_deg
 
 
 def probe_rig(cfg: RigConfig, bounds: Float[np.ndarray, "2 3"], up_axis: str) -> CameraRig:
@@ -186,10 +183,8 @@ def choose_front(
     """
     _check(cfg)
     el = float(cfg.elevation_deg)
-    if cfg.front_azimuth_deg is not None:
-        return RigFront(float(cfg.front_azimuth_deg), el, "config", "rig.front_azimuth_deg")
-    if cfg.front == "fixed":
-        return RigFront(FIXED_FRONT_DEG, el, "config", "rig.front=fixed (front faces -Y)")
+    if cfg.front_azimuth_deg is not None or cfg.front == "fixed":
+        return config_front(cfg)
     probe = probe_rig(cfg, mesh.bounds(), up_axis)
     if T_rel is not None and vertex_link is not None:
         source, scores = "moving surface", moving_surface_scores(mesh, vertex_link, T_rel, probe)
