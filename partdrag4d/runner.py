@@ -74,7 +74,9 @@ def _articulate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -
 
     scene: SceneInput = inputs["prepare"]
     videos: VideoSet = inputs["generate"]
-    art = run_articulate(cfg, inputs["track"], scene.mesh, videos.cameras, scene.drags, rng)
+    art = run_articulate(
+        cfg, inputs["track"], scene.mesh, videos.cameras, scene.drags, rng, videos.frames
+    )
     return replace(art, fps=videos.fps)  # per-frame values are at the videos' frame rate
 
 
@@ -115,7 +117,7 @@ def _stage_table() -> dict[str, Stage]:
         Stage("generate", "1", ("prepare",), lambda c: c.generator, _generate),
         Stage("track", "1", ("prepare", "generate"), lambda c: c.track, _track),
         Stage(
-            "articulate", "1", ("prepare", "generate", "track"), lambda c: c.articulate, _articulate
+            "articulate", "2", ("prepare", "generate", "track"), lambda c: c.articulate, _articulate
         ),
         Stage("evaluate", "1", ("prepare", "articulate"), lambda c: {}, _evaluate),
         Stage(

@@ -38,7 +38,11 @@ class JointFit:
     values: Float[np.ndarray, "T"]
     """Joint value per frame (rad or m), 0 at frame 0 up to fit noise."""
     residual: float
-    """RMS 3D distance (m) between the observed and modelled point motions."""
+    """RMS 3D distance (m) between the observed and modelled point motions (of the
+    evidence it was fitted to; not comparable across sources)."""
+    source: str = "tracks"
+    """What it was fitted to: ``tracks`` (2D tracks), ``render-compare`` (poses tracked
+    by rendering the model) or ``drag`` (the shape of a requested drag's path)."""
 
 
 def joint_transforms(

@@ -32,7 +32,7 @@ from jaxtyping import Float, Int, UInt8
 from partdrag4d.containers import CameraRig, SceneMesh
 
 
-@dataclass(frozen=True)
+@dataclass
 class ScoreConfig:
     """Weights of the criterion."""
 
@@ -55,12 +55,18 @@ class Hypothesis:
 
     vertex_part: Int[np.ndarray, "N"]
     """Part of every rest-mesh vertex (0 = the static base)."""
-    T_world_part: Float[np.ndarray, "T P 4 4"]
-    """World-from-rest pose of every part in every frame (frame 0 = rest)."""
+    T_world_part: Float[np.ndarray, "*V T P 4 4"]
+    """World-from-rest pose of every part in every frame (frame 0 = rest), shared by the
+    views or, with a leading view axis, as each view sees it."""
 
     @property
     def num_moving(self) -> int:
-        return int(self.T_world_part.shape[1]) - 1
+        return int(self.T_world_part.shape[-3]) - 1
+
+    def poses(self, view: int, frame: int) -> Float[np.ndarray, "P 4 4"]:
+        """The parts' poses at ``frame`` as ``view`` sees them."""
+        T = self.T_world_part
+        return T[frame] if T.ndim == 4 else T[view, frame]
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ def frame_residuals(
 
 def complexity(h: Hypothesis, num_views: int, pixels: int, cfg: ScoreConfig) -> float:
     """``0.5 log(n)`` per free parameter of the hypothesis (see the module docstring)."""
-    T = h.T_world_part.shape[0]
+    T = h.T_world_part.shape[-4]
     per_part = cfg.joint_params + (T - 1)
     if cfg.per_view_amplitude:
         per_part += num_views - 1
@@ -112,7 +118,7 @@ def score_hypothesis(
     mesh: SceneMesh,
     rig: CameraRig,
     frames: UInt8[np.ndarray, "V T H W 3"],
-    cfg: ScoreConfig = ScoreConfig(),
+    cfg: ScoreConfig | None = None,
     rast=None,
 ) -> Score:
     """Render the hypothesis in every view and frame after the rest and score it.
@@ -131,14 +137,15 @@ def score_hypothesis(
     from partdrag4d.assets.kinematics import move_vertices
     from partdrag4d.render.rasterizer import Rasterizer
 
+    cfg = cfg or ScoreConfig()
     own = rast is None
     rast = rast or Rasterizer(mesh, rig.width, rig.height)
     photometric = silhouette = 0.0
     pixels = 0
     try:
         for t in range(1, frames.shape[1]):
-            verts = move_vertices(mesh.vertices, h.vertex_part, h.T_world_part[t])
             for v in range(rig.num_views):
+                verts = move_vertices(mesh.vertices, h.vertex_part, h.poses(v, t))
                 out = rast.render(rig.K[v], rig.T_cam_world[v], verts, h.vertex_part)
                 p, s, n = frame_residuals(out.rgb, out.mask, frames[v, t], cfg)
                 photometric, silhouette, pixels = photometric + p, silhouette + s, pixels + n

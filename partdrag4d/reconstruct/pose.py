@@ -102,7 +102,7 @@ def refine_pose(
     """
     if len(X) < 3:
         return T_init
-    pose, fun, jac = _rigid_problem(T_init, X, uv, view, K, T_cam_world)
+    pose, fun, jac = rigid_problem(T_init, X, uv, view, K, T_cam_world)
     # A convex-ish soft-L1 pass finds the basin, then the redescending loss removes the
     # pull of outliers (e.g. a whole inconsistent view).
     res = least_squares(
@@ -113,7 +113,7 @@ def refine_pose(
     return pose(res.x)
 
 
-def _rigid_problem(T_init, X, uv, view, K, T_cam_world):
+def rigid_problem(T_init, X, uv, view, K, T_cam_world):
     """``(pose(p), residuals(p), jacobian(p))`` of :func:`refine_pose`'s six update
     parameters ``p = (w, v)``: ``R = exp(w) R0`` about the points' centroid (so rotation
     and translation decouple), ``t = t0 + v``."""

@@ -34,12 +34,13 @@ from partdrag4d.reconstruct.pose import pinhole_jacobian, project
 from partdrag4d.reconstruct.se3 import invert_T, make_T, skew, so3_exp, transform_points
 
 
-@dataclass(frozen=True)
+@dataclass
 class RenderCompareConfig:
     """Settings of render-and-compare registration."""
 
     iterations: int = 3
-    """Render / flow / solve rounds per frame."""
+    """Render / flow / solve rounds per frame (from a constant-velocity prediction the
+    second round hardly moves a part)."""
     solver_steps: int = 10
     """Gauss-Newton steps per round."""
     huber_px: float = 1.0
@@ -53,7 +54,7 @@ class RenderCompareConfig:
     gradient energy (keeps the 2x2 weights invertible on plain faces)."""
     erode_px: int = 1
     """Pixels next to a part's silhouette are left out (mixed surfaces)."""
-    max_matches_per_view: int = 3000
+    max_matches_per_view: int = 1500
     """Matches kept per part and view (evenly subsampled)."""
     min_matches: int = 12
     """A part with fewer matches over all views keeps its pose."""
@@ -154,6 +155,8 @@ def solve_pose(
         w = np.where(z > 1e-9, w, 0.0)[:, None]
         A = np.einsum("nik,nil->kl", J * w[..., None], J)
         g = np.einsum("nik,ni->k", J * w[..., None], r)
+        if not np.isfinite(np.trace(A)) or np.trace(A) <= 0:
+            break  # nothing constrains the pose (every match behind a camera)
         step = -np.linalg.solve(A + 1e-9 * np.trace(A) * np.eye(6), g)
         centre = transform_points(T, c[None])[0]
         R = so3_exp(step[:3])
@@ -232,7 +235,8 @@ def track_parts(
     rig: CameraRig,
     frames: UInt8[np.ndarray, "V T H W 3"],
     moving: list[int],
-    cfg: RenderCompareConfig = RenderCompareConfig(),
+    cfg: RenderCompareConfig | None = None,
+    held: Float[np.ndarray, "T P 4 4"] | None = None,
 ) -> Float[np.ndarray, "T P 4 4"]:
     """Per-frame poses of the ``moving`` parts (frame 0 = rest, identity) by
     render-and-compare from a constant-velocity prediction.
@@ -242,19 +246,23 @@ def track_parts(
         vertex_part: part index of every vertex (0 .. P-1).
         rig: the cameras of the frames.
         frames: V views x T frames.
-        moving: parts to track; the others stay at the identity.
+        moving: parts to track; the others stay at the identity or at ``held``.
         cfg: settings.
+        held: per-frame poses of the parts not tracked (e.g. an already fitted model).
 
     Returns:
         ``T_world_part`` per frame.
     """
     from partdrag4d.render.rasterizer import Rasterizer
 
+    cfg = cfg or RenderCompareConfig()
     P, T = int(vertex_part.max()) + 1, frames.shape[1]
-    poses = np.tile(np.eye(4), (T, P, 1, 1))
+    poses = np.tile(np.eye(4), (T, P, 1, 1)) if held is None else held.copy()
+    poses[:, moving] = np.eye(4)
     with Rasterizer(mesh, rig.width, rig.height) as rast:
         for t in range(1, T):
-            pred = poses[t - 1].copy()
+            pred = poses[t].copy()
+            pred[moving] = poses[t - 1, moving]
             if t >= 2:  # constant velocity: the last step once more
                 for p in moving:
                     pred[p] = poses[t - 1, p] @ invert_T(poses[t - 2, p]) @ poses[t - 1, p]

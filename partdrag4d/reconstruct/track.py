@@ -313,7 +313,7 @@ def triangulate_tracks(
 def run_track(
     cfg: TrackConfig, videos: VideoSet, mesh: SceneMesh, generator: np.random.Generator
 ) -> Tracks:
-    """Track rest-surface points through all views (never reads ``videos.gt``).
+    """Track rest-surface points through all views (never reads the ground truth of ``videos``).
 
     Args:
         cfg: track settings.

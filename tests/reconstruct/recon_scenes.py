@@ -6,6 +6,8 @@ depend on the kinematics and the rasteriser.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
@@ -34,8 +36,9 @@ def _texture(rng, n=64):
     return (img * 230 + 10).astype(np.uint8)
 
 
-def textured_box(lo, hi, rng, name) -> Primitive:
-    """Axis-aligned box, 4 vertices per face so every face gets the whole texture."""
+def textured_box(lo, hi, rng, name, textured: bool = True) -> Primitive:
+    """Axis-aligned box, 4 vertices per face so every face gets the whole texture (or,
+    not ``textured``, one plain colour drawn from ``rng``)."""
     lo, hi = np.asarray(lo, float), np.asarray(hi, float)
     corners = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], float)
     corners = lo + corners * (hi - lo)
@@ -46,6 +49,9 @@ def textured_box(lo, hi, rng, name) -> Primitive:
         verts += [corners[i] for i in q]
         uvs += [[0, 0], [1, 0], [1, 1], [0, 1]]
         faces += [[b, b + 1, b + 2], [b, b + 2, b + 3]]
+    if not textured:
+        colour = np.r_[rng.uniform(0.2, 0.9, 3), 1.0]
+        return Primitive(np.array(verts), np.array(faces, np.int64), Material(name, colour, None))
     return Primitive(
         np.array(verts),
         np.array(faces, np.int64),
@@ -60,15 +66,19 @@ def _T(t):
     return T
 
 
-def cabinet(kind: str, seed: int = 0) -> ArticulatedAsset:
+def cabinet(
+    kind: str, seed: int = 0, textured: bool = True, turn: np.ndarray | None = None
+) -> ArticulatedAsset:
     """'door' (revolute, vertical hinge), 'drawer' (prismatic along -y), 'two' (both),
-    or 'nested' (the door carries a panel sliding across it: a two-joint chain)."""
+    or 'nested' (the door carries a panel sliding across it: a two-joint chain); plain
+    colours unless ``textured``; the whole object turned by the rotation ``turn``."""
     rng = np.random.default_rng(seed)
-    body = Link("body", (textured_box([-0.3, -0.2, 0.0], [0.3, 0.2, 0.6], rng, "body"),))
+    box = lambda lo, hi, name: textured_box(lo, hi, rng, name, textured)  # noqa: E731
+    body = Link("body", (box([-0.3, -0.2, 0.0], [0.3, 0.2, 0.6], "body"),))
     links, joints = [body], []
     if kind in ("door", "two", "nested"):
         # Hinge at the front-left edge; door geometry in the joint frame.
-        door = Link("door", (textured_box([0.0, -0.03, 0.3], [0.45, 0.0, 0.6], rng, "door"),))
+        door = Link("door", (box([0.0, -0.03, 0.3], [0.45, 0.0, 0.6], "door"),))
         links.append(door)
         joints.append(
             JointSpec(
@@ -82,7 +92,7 @@ def cabinet(kind: str, seed: int = 0) -> ArticulatedAsset:
             )
         )
     if kind == "nested":
-        panel = Link("panel", (textured_box([0.05, -0.06, 0.35], [0.25, -0.03, 0.55], rng, "p"),))
+        panel = Link("panel", (box([0.05, -0.06, 0.35], [0.25, -0.03, 0.55], "p"),))
         links.append(panel)
         joints.append(
             JointSpec(
@@ -96,7 +106,7 @@ def cabinet(kind: str, seed: int = 0) -> ArticulatedAsset:
             )
         )
     if kind in ("drawer", "two"):
-        drawer = Link("drawer", (textured_box([-0.25, -0.05, 0.05], [0.25, 0.0, 0.25], rng, "d"),))
+        drawer = Link("drawer", (box([-0.25, -0.05, 0.05], [0.25, 0.0, 0.25], "d"),))
         links.append(drawer)
         joints.append(
             JointSpec(
@@ -109,6 +119,18 @@ def cabinet(kind: str, seed: int = 0) -> ArticulatedAsset:
                 (0.0, 0.3),
             )
         )
+    if turn is not None:
+        M = np.eye(4)
+        M[:3, :3] = turn
+        centre = np.array([0.0, 0.0, 0.3])
+        M[:3, 3] = centre - turn @ centre  # about the body's centre
+        p = body.visuals[0]
+        moved = Primitive((p.vertices @ M[:3, :3].T) + M[:3, 3], p.faces, p.material, p.uvs)
+        links[0] = Link("body", (moved,))
+        joints = [
+            dataclasses.replace(j, T_parent_joint=M @ j.T_parent_joint) if j.parent == "body" else j
+            for j in joints
+        ]
     return ArticulatedAsset(kind, tuple(links), tuple(joints))
 
 
@@ -134,13 +156,22 @@ def rig(num_views=3, size=128) -> CameraRig:
     return CameraRig(np.stack([K] * num_views), T, size, size)
 
 
-def make_scene(kind: str, num_views=3, num_frames=8, size=128, with_gt=True, view_amplitude=None):
+def make_scene(
+    kind: str,
+    num_views=3,
+    num_frames=8,
+    size=128,
+    with_gt=True,
+    view_amplitude=None,
+    textured=True,
+    turn=None,
+):
     """Render the GT animation: returns (SceneInput, VideoSet).
 
     ``view_amplitude`` (one factor per view) makes the views disagree on how far the
     parts moved, as generated videos do; the GT values are those of factor 1.
     """
-    asset = cabinet(kind)
+    asset = cabinet(kind, textured=textured, turn=turn)
     cams = rig(num_views, size)
     amp = {"hinge": 0.9, "slide": 0.2, "panel": 0.15}
     names = tuple(j.name for j in asset.joints)

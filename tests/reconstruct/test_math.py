@@ -12,7 +12,7 @@ from partdrag4d.reconstruct.joints import (
 )
 from partdrag4d.reconstruct.lines import axis_angle_deg, line_distance
 from partdrag4d.reconstruct.pose import (
-    _rigid_problem,
+    rigid_problem,
     pinhole,
     pinhole_jacobian,
     project,
@@ -169,7 +169,7 @@ def test_pose_jacobians_match_finite_differences():
     view = rng.integers(0, 3, 30)
     T_init = _rand_T(rng, 0.4)
     uv = rng.uniform(0, 64, (30, 2))
-    _, fun, jac = _rigid_problem(T_init, X, uv, view, K, Tcw)
+    _, fun, jac = rigid_problem(T_init, X, uv, view, K, Tcw)
     for p in [np.zeros(6), np.r_[rng.normal(size=3) * 0.8, rng.normal(size=3) * 0.1]]:
         np.testing.assert_allclose(jac(p), _numeric_jacobian(fun, p), rtol=1e-5, atol=1e-4)
 

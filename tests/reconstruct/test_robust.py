@@ -11,25 +11,18 @@ from test_end_to_end import _reconstruct
 
 from partdrag4d.containers import DragSet, JointType, Tracks
 from partdrag4d.evaluate.metrics import run_evaluate
-from partdrag4d.reconstruct.articulate import (
-    ArticulateConfig,
-    _assign_drags,
-    _best_hypothesis,
-    _fit_poses,
-    _FrameJacobian,
-    _head_on_overlap,
-    _make_obs,
-    _model_overlap,
-    _per_view_motion,
-    _relabel_by_joints,
-    _Tree,
-    refine_joint,
-)
+from partdrag4d.reconstruct.articulate import ArticulateConfig
+from partdrag4d.reconstruct.drag_joints import assign_drags
+from partdrag4d.reconstruct.joint_refit import FrameJacobian, refine_joint
 from partdrag4d.reconstruct.joints import JointFit, joint_transforms
 from partdrag4d.reconstruct.lines import axis_angle_deg
+from partdrag4d.reconstruct.observations import fit_poses, make_observations
+from partdrag4d.reconstruct.part_cleanup import head_on_overlap, model_overlap
 from partdrag4d.reconstruct.pose import project
+from partdrag4d.reconstruct.proposals import best_hypothesis, per_view_motion
 from partdrag4d.reconstruct.se3 import transform_points
 from partdrag4d.reconstruct.segment import anchor_normals
+from partdrag4d.reconstruct.tree import Tree, relabel_by_joints
 
 
 def test_single_view_door_recovered():
@@ -60,10 +53,10 @@ def test_drag_goes_to_the_part_whose_motion_follows_it():
     trusted = [np.ones(T, bool), np.ones(T, bool)]
     path = (np.linspace(0, 1, T)[:, None] * np.array([0.0, 0.0, 0.3]))[:, None]  # T 1 3
     drags = DragSet(path, np.zeros((1, T, 1, 2)), np.ones((1, 1), bool))
-    assert _assign_drags(drags, anchors, point_part, poses, trusted).tolist() == [1]
+    assert assign_drags(drags, anchors, point_part, poses, trusted).tolist() == [1]
     # A drag that does not move stays with the nearest (static) part.
     still = DragSet(np.zeros((T, 1, 3)), np.zeros((1, T, 1, 2)), np.ones((1, 1), bool))
-    assert _assign_drags(still, anchors, point_part, poses, trusted).tolist() == [0]
+    assert assign_drags(still, anchors, point_part, poses, trusted).tolist() == [0]
 
 
 def test_views_disagreeing_on_amplitude_give_one_joint():
@@ -103,7 +96,7 @@ def _panel_obs(q, amp, noise_px=0.0, seed=0):
         np.ones((T, len(anchors))),
         np.full((T, len(anchors), 3), np.nan),
     )
-    return _make_obs(tracks, cams)
+    return make_observations(tracks, cams)
 
 
 _Z = np.array([0.0, 0.0, 1.0])
@@ -116,7 +109,7 @@ def test_per_view_motion_recovers_each_views_amplitude():
     anchors = obs.X
     shared = joint_transforms(JointType.REVOLUTE, a, o, q)
     groups = np.arange(len(obs.anchors))
-    per_view = _per_view_motion(obs, shared, groups, ArticulateConfig())
+    per_view = per_view_motion(obs, shared, groups, ArticulateConfig())
     for v in range(3):
         np.testing.assert_allclose(
             per_view[v], joint_transforms(JointType.REVOLUTE, a, o, q * amp[v]), atol=2e-3
@@ -179,16 +172,16 @@ def test_tracks_drifting_where_seen_edge_on_are_a_fragment_of_their_part():
     grazing = ~obs.facing(true, entries, cfg.min_view_cos)
     assert grazing.any()
     obs.uv[grazing] += 6.0 / np.sqrt(2.0)
-    drifted = _fit_poses(obs, groups, true, cfg)
+    drifted = fit_poses(obs, groups, true, cfg)
     assert np.median(obs.entry_rms(drifted, entries)) < np.median(obs.entry_rms(true, entries))
     models = [eye, true, drifted]
-    assert _model_overlap(obs, models, 2, groups, cfg) < 0.5
-    assert _head_on_overlap(obs, models, 2, groups, cfg) >= 0.5
-    assert _head_on_overlap(obs, models, 2, groups, replace(cfg, min_view_cos=0.0)) == 0.0
+    assert model_overlap(obs, models, 2, groups, cfg) < 0.5
+    assert head_on_overlap(obs, models, 2, groups, cfg) >= 0.5
+    assert head_on_overlap(obs, models, 2, groups, replace(cfg, min_view_cos=0.0)) == 0.0
     # A part that really moves otherwise (half as far) is not explained where seen
     # head-on.
     half = joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q / 2)
-    assert _head_on_overlap(obs, [eye, half, true], 2, groups, cfg) < 0.1
+    assert head_on_overlap(obs, [eye, half, true], 2, groups, cfg) < 0.1
 
 
 def test_anchor_normals_are_those_of_the_nearest_face():
@@ -209,7 +202,7 @@ def test_frame_jacobian_shares_one_evaluation_among_per_frame_values():
         g, q = p[:2], p[2:]
         return np.concatenate([np.sin(A[t] @ g) * q[t] + q[t] ** 2 for t in range(4)])
 
-    jac = _FrameJacobian(fun, np.r_[0, 0, 1, 2, 3, 4], np.repeat(np.arange(1, 5), 3))
+    jac = FrameJacobian(fun, np.r_[0, 0, 1, 2, 3, 4], np.repeat(np.arange(1, 5), 3))
     x = rng.normal(size=6)
     numeric = np.stack([(fun(x + 1e-6 * e) - fun(x - 1e-6 * e)) / 2e-6 for e in np.eye(6)], -1)
     calls.clear()
@@ -234,19 +227,19 @@ def test_preview_scoring_keeps_the_winner_of_full_scoring():
     ]
     remaining = np.ones(len(obs.anchors), bool)
     cfg = ArticulateConfig(view_scale_range=0.0, ransac_preview_points=10, ransac_finalists=2)
-    full = _best_hypothesis(obs, hyps, remaining, replace(cfg, ransac_preview_points=10**6))
-    fast = _best_hypothesis(obs, hyps, remaining, cfg)
+    full = best_hypothesis(obs, hyps, remaining, replace(cfg, ransac_preview_points=10**6))
+    fast = best_hypothesis(obs, hyps, remaining, cfg)
     assert fast[0] == full[0] == len(obs.anchors)
     # The first of the two equal true hypotheses wins, with or without the preview.
     assert fast[1][0] is hyps[3][0] and full[1][0] is hyps[3][0]
     np.testing.assert_array_equal(fast[1][1], np.broadcast_to(hyps[3][0], (3, len(q), 4, 4)))
     # Without a hypothesis explaining any point there is no winner.
-    assert _best_hypothesis(obs, hyps[:2], remaining, cfg) == (0.0, None)
+    assert best_hypothesis(obs, hyps[:2], remaining, cfg) == (0.0, None)
 
 
 def test_relabel_by_joints_maps_tree_columns_to_parts_and_keeps_small_parts():
     # Columns of the errors follow the tree order [0, 2, 1]: column 1 is part 2.
-    tree = _Tree(order=[0, 2, 1], parents=[-1, 2, 0], fits={}, T_world=np.zeros((1, 3, 4, 4)))
+    tree = Tree(order=[0, 2, 1], parents=[-1, 2, 0], fits={}, T_world=np.zeros((1, 3, 4, 4)))
     cfg = ArticulateConfig()  # margin 0.3 px, inliers below 2 x 1.5 px
     err = np.array(
         [
@@ -258,7 +251,7 @@ def test_relabel_by_joints_maps_tree_columns_to_parts_and_keeps_small_parts():
         ]
     )
     old = np.array([0, 1, 2, 1, 2])
-    new = _relabel_by_joints(err, tree, old, 1, cfg)
+    new = relabel_by_joints(err, tree, old, 1, cfg)
     assert new.tolist() == [0, 2, 1, -1, -1]
     # A part that would keep fewer points than the minimum keeps the old labels.
-    assert _relabel_by_joints(err, tree, old, 2, cfg) is old
+    assert relabel_by_joints(err, tree, old, 2, cfg) is old

@@ -4,7 +4,7 @@ mesh labelling of components nothing reaches."""
 import numpy as np
 
 from partdrag4d.containers import JointType
-from partdrag4d.reconstruct.articulate import _hinge_gap, _values_from_drags
+from partdrag4d.reconstruct.drag_joints import values_from_drags
 from partdrag4d.reconstruct.joints import (
     JointFit,
     joint_transforms,
@@ -12,6 +12,7 @@ from partdrag4d.reconstruct.joints import (
     select_joint,
 )
 from partdrag4d.reconstruct.segment import SegmentConfig, label_faces
+from partdrag4d.reconstruct.tree import hinge_gap
 
 
 def _box_points(rng, center, size=0.2, n=60):
@@ -60,8 +61,8 @@ def test_hinge_gap_zero_for_touching_axis_and_large_for_floating_one():
     far = JointFit(
         JointType.REVOLUTE, np.array([1.0, 0, 0]), np.array([0, 0.5, 0.45]), np.zeros(3), 0.0
     )
-    assert _hinge_gap(near, child, parent) < 0.04
-    assert _hinge_gap(far, child, parent) > 0.35
+    assert hinge_gap(near, child, parent) < 0.04
+    assert hinge_gap(far, child, parent) > 0.35
 
 
 def test_values_from_drags_fill_untrusted_frames():
@@ -75,10 +76,10 @@ def test_values_from_drags_fill_untrusted_frames():
     held = np.where(ok, q, q[2])
     fit = JointFit(JointType.REVOLUTE, a, o, held, 0.0)
     eye = np.broadcast_to(np.eye(4), (6, 4, 4)).copy()
-    out = _values_from_drags(fit, eye, drag[:, None], ok)
+    out = values_from_drags(fit, eye, drag[:, None], ok)
     np.testing.assert_allclose(out.values, q, atol=1e-9)
     # No drag on the part: values unchanged.
-    same = _values_from_drags(fit, eye, np.zeros((6, 0, 3)), ok)
+    same = values_from_drags(fit, eye, np.zeros((6, 0, 3)), ok)
     np.testing.assert_array_equal(same.values, held)
 
 
@@ -109,22 +110,24 @@ def test_unreached_component_takes_the_part_it_touches():
 
 
 def test_joint_from_drag_path_curved_is_hinge_straight_is_slide():
-    from partdrag4d.reconstruct.articulate import ArticulateConfig, _joint_from_drag
+    from partdrag4d.reconstruct.articulate import ArticulateConfig
+    from partdrag4d.reconstruct.drag_joints import joint_from_drag
 
     a, o = np.array([-1.0, 0, 0]), np.array([0.13, 0.3, 0.56])
     q = np.linspace(0, 1.2, 10)
     Tq = joint_transforms(JointType.REVOLUTE, a, o, q)
     path = Tq[:, :3, :3] @ np.array([0.13, -0.26, 0.57]) + Tq[:, :3, 3]
-    fit = _joint_from_drag(path, 1.0, ArticulateConfig())
+    fit = joint_from_drag(path, 1.0, ArticulateConfig())
     assert fit.type is JointType.REVOLUTE
     assert abs(fit.axis @ a) > 1 - 1e-9
     np.testing.assert_allclose(fit.values, q, atol=1e-9)
     line = np.outer(np.linspace(0, 0.2, 8), [0, -1.0, 0]) + np.array([0, -0.3, 0.4])
-    assert _joint_from_drag(line, 1.0, ArticulateConfig()).type is JointType.PRISMATIC
+    assert joint_from_drag(line, 1.0, ArticulateConfig()).type is JointType.PRISMATIC
 
 
 def test_drag_joint_only_when_the_tracks_died_and_in_the_parent_frame():
-    from partdrag4d.reconstruct.articulate import ArticulateConfig, _drag_joint
+    from partdrag4d.reconstruct.articulate import ArticulateConfig
+    from partdrag4d.reconstruct.drag_joints import drag_joint
 
     cfg = ArticulateConfig()
     # Parent slides along -y; the child (a lid) turns about a hinge riding on it.
@@ -138,18 +141,19 @@ def test_drag_joint_only_when_the_tracks_died_and_in_the_parent_frame():
     start = np.array([0.1, -0.2, 0.7])
     drag = (T_world[:, :3, :3] @ start + T_world[:, :3, 3])[:, None]  # T 1 3
     few = np.arange(T) < 3
-    fit = _drag_joint(T_parent, drag, few, 1.0, cfg)
+    fit = drag_joint(T_parent, drag, few, 1.0, cfg)
     assert fit.type is JointType.REVOLUTE and abs(fit.axis @ a) > 1 - 1e-9
     # The pivot lies on the true hinge line (in the parent frame at rest = world).
     assert np.linalg.norm(np.cross(fit.origin - o, a)) < 1e-9
     np.testing.assert_allclose(fit.values, q, atol=1e-9)
     # Enough tracked frames, or no drag on the part: the tracks decide.
-    assert _drag_joint(T_parent, drag, np.ones(T, bool), 1.0, cfg) is None
-    assert _drag_joint(T_parent, drag[:, :0], few, 1.0, cfg) is None
+    assert drag_joint(T_parent, drag, np.ones(T, bool), 1.0, cfg) is None
+    assert drag_joint(T_parent, drag[:, :0], few, 1.0, cfg) is None
 
 
 def test_only_drags_shaped_like_the_joint_steer_its_refit():
-    from partdrag4d.reconstruct.articulate import ArticulateConfig, _drags_like
+    from partdrag4d.reconstruct.articulate import ArticulateConfig
+    from partdrag4d.reconstruct.drag_joints import drags_like
 
     a, o = np.array([0.0, 0, 1]), np.array([0.3, 0.0, 0.0])
     q = np.linspace(0, 1.0, 10)
@@ -160,9 +164,9 @@ def test_only_drags_shaped_like_the_joint_steer_its_refit():
     drags = np.stack([arc, straight], 1)
     hinge = JointFit(JointType.REVOLUTE, a, o, q, 0.0)
     eye = np.broadcast_to(np.eye(4), (10, 4, 4))
-    kept = _drags_like(hinge, eye, drags, 1.0, ArticulateConfig())
+    kept = drags_like(hinge, eye, drags, 1.0, ArticulateConfig())
     np.testing.assert_array_equal(kept, drags[:, :1])
     slide = JointFit(JointType.PRISMATIC, np.array([1.0, 0, 0]), o, q, 0.0)
     np.testing.assert_array_equal(
-        _drags_like(slide, eye, drags, 1.0, ArticulateConfig()), drags[:, 1:]
+        drags_like(slide, eye, drags, 1.0, ArticulateConfig()), drags[:, 1:]
     )

@@ -154,6 +154,7 @@ def run_job(job: Job) -> dict:
             scene.cameras,
             scene.drags,
             np.random.default_rng(job.seed),
+            videos.frames,
         )
         t2 = time.perf_counter()
         out.update(

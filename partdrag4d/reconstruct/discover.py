@@ -1,0 +1,268 @@
+"""New parts where the current model leaves the videos' motion unexplained.
+
+Render the model at every frame and compare with the video frame: where the model is
+right, the render and the frame agree; where a part moved that the model keeps still
+(or moves wrongly), they do not. Two kinds of evidence, both read at the *render's*
+pixels, whose rest-state surface point is known:
+
+- **flow**: dense flow from the render to the frame, kept where it is consistent
+  forwards and backwards and the render has texture, longer than ``residual_px``;
+- **silhouette**: the render shows the object where the frame shows background (the
+  surface moved away: this is what a plain part gives).
+
+Each rest vertex counts how often it was seen (a kept render pixel nearest to it) and
+how often it was seen moving unexplained. Faces with a majority of such vertices, grown
+to their whole welded component when most of it moves, grouped with neighbours closer
+than ``link_radius``, are the candidate parts. A candidate is tracked by
+render-and-compare with the rest of the model held, given the parent (the base or any
+part) relative to which a joint explains it best, and kept only when the model-selection
+score drops (it explains more pixels than its parameters cost). Rounds repeat while a
+candidate is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from partdrag4d.containers import CameraRig, SceneMesh
+from partdrag4d.reconstruct.joints import joint_transforms
+from partdrag4d.reconstruct.model import Model, fit_parent_joint, folded, part_points
+from partdrag4d.reconstruct.render_compare import (
+    consistent_flow,
+    matched_gray,
+    structure_tensor,
+    track_parts,
+)
+from partdrag4d.reconstruct.segment import weld
+
+
+@dataclass
+class DiscoverConfig:
+    """Settings of part discovery from the model's residuals."""
+
+    enabled: bool = True
+    """Look for parts the proposals missed."""
+    max_new_parts: int = 6
+    """Most parts added."""
+    candidates_per_round: int = 3
+    """Candidates tried per round, most evidence first (each costs a tracking and a
+    score); every unexplained region gives itself and its whole welded components."""
+    residual_px: float = 1.5
+    """A render pixel whose consistent flow to the frame is longer than this moved
+    unexplained."""
+    min_gradient: float = 3.0
+    """Flow counts only where the render's gradient is at least this (grey levels per
+    pixel, RMS over the structure tensor's window): flat pixels have no flow."""
+    erode_px: int = 2
+    """Render pixels this close to the silhouette are left out (mixed surfaces)."""
+    fb_max_px: float = 1.0
+    """Forward-backward flow consistency (pixels)."""
+    background_threshold: int = 12
+    """A frame pixel is background when its colour is within this of the border's."""
+    surface_samples: int = 30000
+    """Points spread over the mesh that map render pixels to faces."""
+    min_seen: int = 3
+    """A face needs at least this many observed pixels to vote."""
+    min_ratio: float = 0.5
+    """A face moves unexplained when at least this share of its pixels do."""
+    link_radius: float = 0.02
+    """Candidate faces closer than this (fraction of the bbox diagonal) are one candidate."""
+    min_evidence: int = 50
+    """Smallest candidate: pixels (over all views and frames) moving unexplained."""
+
+
+def surface_samples(mesh: SceneMesh, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` points spread over the mesh by area (fixed seed) and their faces."""
+    V, F = mesh.vertices, mesh.faces
+    area = 0.5 * np.linalg.norm(np.cross(V[F[:, 1]] - V[F[:, 0]], V[F[:, 2]] - V[F[:, 0]]), axis=1)
+    rng = np.random.default_rng(0)
+    face = rng.choice(len(F), count, p=area / area.sum()) if area.sum() > 0 else np.zeros(0, int)
+    u, v = rng.random((2, len(face)))
+    flip = u + v > 1
+    u, v = np.where(flip, 1 - u, u), np.where(flip, 1 - v, v)
+    a, b, c = V[F[face, 0]], V[F[face, 1]], V[F[face, 2]]
+    pts = a + u[:, None] * (b - a) + v[:, None] * (c - a)
+    # every face gets at least its centroid (small faces next to big ones)
+    pts = np.concatenate([pts, V[F].mean(1)])
+    return pts, np.concatenate([face, np.arange(len(F))])
+
+
+def motion_evidence(
+    model: Model,
+    mesh: SceneMesh,
+    rig: CameraRig,
+    frames: np.ndarray,
+    rast,
+    cfg: DiscoverConfig,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per face: (times seen, times seen moving unexplained) over all views and frames
+    after the rest, a render pixel counting for the face its rest point lies on (module
+    docstring)."""
+    from partdrag4d.assets.kinematics import move_vertices
+    from partdrag4d.reconstruct.track import foreground
+
+    pts, pts_face = surface_samples(mesh, cfg.surface_samples)
+    tree = cKDTree(pts)
+    F = len(mesh.faces)
+    seen, moved = np.zeros(F), np.zeros(F)
+    kernel = np.ones((3, 3), np.uint8)
+    h = model.hypothesis()
+    for t in range(1, frames.shape[1]):
+        for v in range(rig.num_views):
+            verts = move_vertices(mesh.vertices, model.vertex_part, h.poses(v, t))
+            out = rast.render(rig.K[v], rig.T_cam_world[v], verts, model.vertex_part)
+            inner = cv2.erode(out.mask.astype(np.uint8), kernel, iterations=cfg.erode_px) > 0
+            gone = inner & ~foreground(frames[v, t], cfg.background_threshold)
+            a, b = matched_gray(out.rgb, frames[v, t], inner & ~gone)
+            flow, ok = consistent_flow(a, b, cfg.fb_max_px)
+            st = structure_tensor(a, 1.5)
+            textured = np.trace(st, axis1=-2, axis2=-1) >= cfg.min_gradient**2
+            valid = inner & ok & textured & ~gone
+            fast = valid & (np.linalg.norm(flow, axis=-1) > cfg.residual_px)
+            look = valid | gone
+            _, idx = tree.query(out.rest_xyz[look].astype(np.float64))
+            face = pts_face[idx]
+            seen += np.bincount(face, minlength=F)
+            moved += np.bincount(face, (fast | gone)[look].astype(np.float64), minlength=F)
+    return seen, moved
+
+
+def candidate_parts(
+    mesh: SceneMesh, seen: np.ndarray, moved: np.ndarray, diag: float, cfg: DiscoverConfig
+) -> list[np.ndarray]:
+    """Face sets (boolean masks) of candidate parts, most evidence first."""
+    faces = mesh.faces
+    F = len(faces)
+    face_new = (seen >= cfg.min_seen) & (moved >= cfg.min_ratio * seen)
+    rep = weld(mesh.vertices, 1e-6 * diag)
+    inc = coo_matrix((np.ones(3 * F), (np.repeat(np.arange(F), 3), rep[faces].ravel()))).tocsr()
+    ncomp, comp = connected_components(inc @ inc.T, directed=False)
+    # a welded component that moves unexplained as a whole is new as a whole
+    comp_seen = np.bincount(comp, seen, minlength=ncomp)
+    comp_moved = np.bincount(comp, moved, minlength=ncomp)
+    whole = (comp_seen >= cfg.min_seen) & (comp_moved >= cfg.min_ratio * comp_seen)
+    face_new |= whole[comp]
+    idx = np.nonzero(face_new)[0]
+    if len(idx) == 0:
+        return []
+    # group the new faces: shared welded vertices or vertices closer than link_radius
+    verts = np.unique(faces[idx])
+    pairs = cKDTree(mesh.vertices[verts]).query_pairs(cfg.link_radius * diag, output_type="ndarray")
+    n = len(verts)
+    link = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), (n, n))
+    link = link + coo_matrix(
+        (
+            np.ones(2 * len(idx)),
+            (
+                np.searchsorted(verts, faces[idx][:, [0, 0]].ravel()),
+                np.searchsorted(verts, faces[idx, 1:].ravel()),
+            ),
+        ),
+        (n, n),
+    )
+    _, vgroup = connected_components(link, directed=False)
+    group_of = np.full(mesh.num_vertices, -1)
+    group_of[verts] = vgroup
+    fgroup = group_of[faces[idx, 0]]
+    out, weight = [], []
+    for g in np.unique(fgroup):
+        mask = np.zeros(F, bool)
+        mask[idx[fgroup == g]] = True
+        if moved[mask].sum() < cfg.min_evidence:
+            continue
+        # also the whole welded components it lies on (what a proposal mislabelled
+        # moves with it), unless that is the whole object
+        grown = np.isin(comp, comp[mask])
+        variants = [mask] + ([grown] if mask.sum() < grown.sum() < F else [])
+        out.append(variants)
+        weight.append(moved[mask].sum())
+    return [m for i in np.argsort(weight)[::-1] for m in out[i]]
+
+
+def with_part(
+    model: Model,
+    face_mask: np.ndarray,
+    mesh: SceneMesh,
+    rig: CameraRig,
+    frames: np.ndarray,
+    diag: float,
+    track_cfg,
+    max_points: int,
+    joint_cfg,
+) -> Model | None:
+    """The model with the faces ``face_mask`` as a new part, tracked with the rest held
+    and hung from the parent whose joint explains it best (None: nothing to add)."""
+    # parts lying wholly inside the candidate were its mislabelled pieces: they go
+    inside = [p for p in range(1, len(model.parents)) if face_mask[model.face_part == p].all()]
+    for p in sorted(inside, reverse=True):
+        model = folded(model, p, mesh.vertices, diag, max_points, joint_cfg)
+    P = len(model.parents)
+    face_part = np.where(face_mask, P, model.face_part)
+    vertex_part = model.vertex_part.copy()
+    vertex_part[np.unique(mesh.faces[face_mask])] = P
+    if np.bincount(vertex_part, minlength=P + 1).min() == 0:
+        return None  # nothing new, or it would empty a part (then that part is wrong)
+    held = np.concatenate([model.T_world, model.T_world[:, :1]], axis=1)
+    poses = track_parts(mesh, vertex_part, rig, frames, [P], track_cfg, held)
+    X = part_points(mesh.vertices, vertex_part, P, max_points)
+    q, fit = fit_parent_joint(
+        poses[:, P], X, {k: model.T_world[:, k] for k in range(P)}, diag, joint_cfg
+    )
+    fit = replace(fit, source="render-compare")
+    T_new = model.T_world[:, q] @ joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
+    T_world = np.concatenate([model.T_world, T_new[:, None]], axis=1)
+    scale = model.view_scale
+    if scale is not None:
+        scale = np.concatenate([scale, np.ones((len(scale), 1))], axis=1)
+    return Model(vertex_part, face_part, model.parents + (q,), model.fits + (fit,), T_world, scale)
+
+
+def discover_parts(model, model_score, mesh, rig, frames, rast, score, cfg, fit_cfg, joint_cfg):
+    """Add parts while one lowers the score (module docstring).
+
+    Args:
+        model: the current best model and ``model_score`` its score.
+        mesh, rig, frames: the rest mesh, cameras and videos.
+        rast: a rasteriser of ``mesh`` at the rig's size.
+        score: ``score(model, what) -> Score`` (the caller logs every score).
+        cfg: discovery settings; ``fit_cfg`` the model-fit settings (tracking, joint
+            points); ``joint_cfg`` joint-type selection.
+
+    Returns:
+        (model, score) after discovery.
+    """
+    if not cfg.enabled:
+        return model, model_score
+    diag = mesh.bbox_diagonal()
+    added = 0
+    while added < cfg.max_new_parts:
+        seen, moved = motion_evidence(model, mesh, rig, frames, rast, cfg)
+        kept = False
+        for mask in candidate_parts(mesh, seen, moved, diag, cfg)[: cfg.candidates_per_round]:
+            trial = with_part(
+                model,
+                mask,
+                mesh,
+                rig,
+                frames,
+                diag,
+                fit_cfg.track,
+                fit_cfg.max_joint_points,
+                joint_cfg,
+            )
+            if trial is None:
+                continue
+            s = score(trial, f"add part_{len(trial.parents) - 1}")
+            if s.total < model_score.total:
+                model, model_score, kept = trial, s, True
+                added += 1
+                break
+        if not kept:
+            break
+    return model, model_score

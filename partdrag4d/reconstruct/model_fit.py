@@ -1,0 +1,168 @@
+"""Analysis by synthesis: the articulation that best re-renders every view and frame.
+
+The part proposals (from tracks) give part labels on the rest mesh, a kinematic tree
+and joints. This step checks and improves them against the videos themselves, with
+one criterion (:mod:`.model_score`: robust photometric + silhouette error of the
+re-rendered videos plus a description-length cost per part and joint):
+
+1. **model-based tracking**: every moving part is followed frame by frame by
+   render-and-compare against all views (:func:`.render_compare.track_parts`), which
+   survives large rotations, faces turning away and weak texture, where 2D tracks die;
+2. **joints from the tracked poses**: per part, the parent (the base or an earlier
+   part) whose motion leaves the smallest joint residual, the joint type by model
+   selection (:func:`.joints.select_joint`), composed parents first;
+3. **model selection**: the proposal's joints and the tracked ones are rendered and
+   scored; the better articulation is kept;
+4. **discovery** (:mod:`.discover`): where the chosen model leaves the videos' motion
+   unexplained, candidate parts are tracked and kept when the score drops; then all
+   parts are tracked together once more (kept if better);
+5. **folding**: each moving part is merged into its parent or its nearest part (its
+   children re-parented, joints refitted) when that lowers the score, i.e. when its own
+   motion explains fewer pixels than its parameters cost.
+
+Every joint records its source (``tracks``, ``drag`` or ``render-compare``). Reads the videos,
+the cameras, the rest mesh and the proposals only, never ground truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from jaxtyping import UInt8
+
+from partdrag4d.containers import Articulation, CameraRig, SceneMesh
+from partdrag4d.reconstruct.discover import DiscoverConfig, discover_parts
+from partdrag4d.reconstruct.joints import JointSelectConfig
+from partdrag4d.reconstruct.model import (
+    Model,
+    folded,
+    from_articulation,
+    joints_from_poses,
+    merge_targets,
+    to_articulation,
+)
+from partdrag4d.reconstruct.model_score import Score, ScoreConfig, score_hypothesis
+from partdrag4d.reconstruct.render_compare import RenderCompareConfig, track_parts
+from partdrag4d.reconstruct.view_amplitude import ViewAmplitudeConfig, fit_view_scales
+
+
+@dataclass
+class ModelFitConfig:
+    """Settings of the analysis-by-synthesis step."""
+
+    enabled: bool = True
+    """Run it (needs the video frames); off: the proposals are the result."""
+    fold: bool = True
+    """Try merging every moving part into its parent or a neighbour (kept when the score
+    drops)."""
+    merge_neighbours: int = 1
+    """Besides the parent, a part may merge into this many nearest parts."""
+    max_joint_points: int = 2000
+    """Rest vertices per joint fit (evenly subsampled; speed)."""
+    track: RenderCompareConfig = field(default_factory=RenderCompareConfig)
+    """Render-and-compare tracking."""
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    """The criterion."""
+    discover: DiscoverConfig = field(default_factory=DiscoverConfig)
+    """New parts where the model leaves motion unexplained."""
+    view_amplitude: ViewAmplitudeConfig = field(default_factory=ViewAmplitudeConfig)
+    """One amplitude per view and joint (generated views disagree on it)."""
+
+
+def tracked_model(
+    model: Model,
+    mesh: SceneMesh,
+    rig: CameraRig,
+    frames: UInt8[np.ndarray, "V T H W 3"],
+    diag: float,
+    cfg: ModelFitConfig,
+    joint_cfg: JointSelectConfig,
+) -> Model:
+    """The model's parts tracked by render-and-compare, with joints (and parents) fitted
+    to the tracked poses."""
+    P = len(model.parents)
+    poses = track_parts(mesh, model.vertex_part, rig, frames, list(range(1, P)), cfg.track)
+    parents, fits, T_model = joints_from_poses(
+        poses,
+        model.vertex_part,
+        mesh.vertices,
+        diag,
+        "render-compare",
+        cfg.max_joint_points,
+        joint_cfg,
+    )
+    return replace(model, parents=parents, fits=fits, T_world=T_model, view_scale=None)
+
+
+def fit_model(
+    art: Articulation,
+    mesh: SceneMesh,
+    rig: CameraRig,
+    frames: UInt8[np.ndarray, "V T H W 3"],
+    cfg: ModelFitConfig,
+    joint_cfg: JointSelectConfig,
+) -> Articulation:
+    """The proposal ``art`` checked and improved against the videos (module docstring).
+
+    Args:
+        art: the proposal (parts in tree order: every parent before its children).
+        mesh: the rest mesh (appearance included: it is what the renders compare).
+        rig: the cameras of the videos.
+        frames: the videos (V, T, H, W, 3).
+        cfg: settings.
+        joint_cfg: joint-type selection.
+
+    Returns:
+        The articulation with the lowest score; its extras hold every score compared
+        (``model_scores``) and each joint's source (``joint_source``).
+    """
+    if not cfg.enabled or len(art.part_names) < 2:
+        return art
+    from partdrag4d.render.rasterizer import Rasterizer
+
+    diag = mesh.bbox_diagonal()
+    log: list[dict] = []
+    with Rasterizer(mesh, rig.width, rig.height) as rast:
+
+        def score(model: Model, what: str) -> Score:
+            s = score_hypothesis(model.hypothesis(), mesh, rig, frames, cfg.score, rast)
+            log.append({"model": what, "parts": len(model.parents), "total": s.total})
+            return s
+
+        def amplitudes(model: Model) -> Model:
+            return fit_view_scales(model, mesh, rig, frames, rast, cfg.view_amplitude, cfg.score)
+
+        proposal = amplitudes(from_articulation(art))
+        tracked = amplitudes(tracked_model(proposal, mesh, rig, frames, diag, cfg, joint_cfg))
+        candidates = [(proposal, score(proposal, "proposal")), (tracked, score(tracked, "tracked"))]
+        best, best_score = min(candidates, key=lambda c: c[1].total)
+        grown, grown_score = discover_parts(
+            best, best_score, mesh, rig, frames, rast, score, cfg.discover, cfg, joint_cfg
+        )
+        if grown is not best:  # parts were added: amplitudes, and all parts tracked again
+            rescaled = amplitudes(grown)
+            retracked = amplitudes(tracked_model(grown, mesh, rig, frames, diag, cfg, joint_cfg))
+            grown, grown_score = min(
+                [
+                    (grown, grown_score),
+                    (rescaled, score(rescaled, "amplitudes again")),
+                    (retracked, score(retracked, "tracked again")),
+                ],
+                key=lambda c: c[1].total,
+            )
+        best, best_score = grown, grown_score
+        part = len(best.parents) - 1
+        while cfg.fold and part >= 1:
+            for into in merge_targets(best, part, mesh.vertices, cfg.merge_neighbours):
+                trial = folded(
+                    best, part, mesh.vertices, diag, cfg.max_joint_points, joint_cfg, into
+                )
+                s = score(trial, f"merge part_{part} into {into}")
+                if s.total < best_score.total:
+                    best, best_score = trial, s
+                    break
+            part -= 1
+    out = to_articulation(best, art)
+    out.extras["model_scores"] = log
+    return out
