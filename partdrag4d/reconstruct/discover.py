@@ -10,14 +10,15 @@ pixels, whose rest-state surface point is known:
 - **silhouette**: the render shows the object where the frame shows background (the
   surface moved away: this is what a plain part gives).
 
-Each rest vertex counts how often it was seen (a kept render pixel nearest to it) and
-how often it was seen moving unexplained. Faces with a majority of such vertices, grown
-to their whole welded component when most of it moves, grouped with neighbours closer
-than ``link_radius``, are the candidate parts. A candidate is tracked by
-render-and-compare with the rest of the model held, given the parent (the base or any
-part) relative to which a joint explains it best, and kept only when the model-selection
-score drops (it explains more pixels than its parameters cost). Rounds repeat while a
-candidate is kept.
+Each face counts the render pixels that fall on it (mapped through points spread over
+the surface) and how many of them moved unexplained. Faces where most did, grouped with
+neighbours closer than ``link_radius``, are candidate parts, and so are the whole
+welded components such a group lies on (what a proposal mislabelled moves with it);
+proposed parts lying wholly inside a candidate are its mislabelled pieces and give way.
+A candidate is tracked by render-and-compare with the rest of the model held, hung from
+the parent (the base or any part) relative to which a joint explains it best, and
+scored; the best of a round's candidates is kept when the score drops (it explains more
+pixels than its parameters cost), and rounds repeat while one is.
 """
 
 from __future__ import annotations
@@ -240,29 +241,20 @@ def discover_parts(model, model_score, mesh, rig, frames, rast, score, cfg, fit_
     if not cfg.enabled:
         return model, model_score
     diag = mesh.bbox_diagonal()
+    # candidates only need to be good enough to be scored: two rounds per frame
+    track_cfg = replace(fit_cfg.track, iterations=min(fit_cfg.track.iterations, 2))
     added = 0
     while added < cfg.max_new_parts:
         seen, moved = motion_evidence(model, mesh, rig, frames, rast, cfg)
-        kept = False
+        trials = []
         for mask in candidate_parts(mesh, seen, moved, diag, cfg)[: cfg.candidates_per_round]:
             trial = with_part(
-                model,
-                mask,
-                mesh,
-                rig,
-                frames,
-                diag,
-                fit_cfg.track,
-                fit_cfg.max_joint_points,
-                joint_cfg,
+                model, mask, mesh, rig, frames, diag, track_cfg, fit_cfg.max_joint_points, joint_cfg
             )
-            if trial is None:
-                continue
-            s = score(trial, f"add part_{len(trial.parents) - 1}")
-            if s.total < model_score.total:
-                model, model_score, kept = trial, s, True
-                added += 1
-                break
-        if not kept:
+            if trial is not None:
+                trials.append((trial, score(trial, f"add part_{len(trial.parents) - 1}")))
+        best = min(trials, key=lambda c: c[1].total, default=None)
+        if best is None or best[1].total >= model_score.total:
             break
+        (model, model_score), added = best, added + 1
     return model, model_score

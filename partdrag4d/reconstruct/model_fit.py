@@ -95,6 +95,30 @@ def tracked_model(
     return replace(model, parents=parents, fits=fits, T_world=T_model, view_scale=None)
 
 
+def merged_model(model, model_score, mesh, diag, score, cfg, joint_cfg):
+    """Merge parts (last first) into their parent or nearest part while that lowers the
+    score; passes repeat until none is kept (a merge can make another one pay)."""
+    changed, tried = True, set()
+    while changed and len(model.parents) > 1:
+        changed = False
+        for part in range(len(model.parents) - 1, 0, -1):
+            if part >= len(model.parents):
+                continue
+            for into in merge_targets(model, part, mesh.vertices, cfg.merge_neighbours):
+                key = (model.vertex_part.tobytes(), model.parents, part, into)
+                if key in tried:
+                    continue
+                tried.add(key)
+                trial = folded(
+                    model, part, mesh.vertices, diag, cfg.max_joint_points, joint_cfg, into
+                )
+                s = score(trial, f"merge part_{part} into {into}")
+                if s.total < model_score.total:
+                    model, model_score, changed = trial, s, True
+                    break
+    return model, model_score
+
+
 def fit_model(
     art: Articulation,
     mesh: SceneMesh,
@@ -130,39 +154,30 @@ def fit_model(
             log.append({"model": what, "parts": len(model.parents), "total": s.total})
             return s
 
-        def amplitudes(model: Model) -> Model:
-            return fit_view_scales(model, mesh, rig, frames, rast, cfg.view_amplitude, cfg.score)
+        def with_amplitudes(model: Model, what: str) -> tuple[Model, Score]:
+            """The model with or without per-view amplitudes, whichever scores better."""
+            scaled = fit_view_scales(model, mesh, rig, frames, rast, cfg.view_amplitude, cfg.track)
+            options = [(model, score(model, what))]
+            if scaled is not model:
+                options.append((scaled, score(scaled, what + " + view amplitudes")))
+            return min(options, key=lambda c: c[1].total)
 
-        proposal = amplitudes(from_articulation(art))
-        tracked = amplitudes(tracked_model(proposal, mesh, rig, frames, diag, cfg, joint_cfg))
-        candidates = [(proposal, score(proposal, "proposal")), (tracked, score(tracked, "tracked"))]
+        proposal = from_articulation(art)
+        tracked = tracked_model(proposal, mesh, rig, frames, diag, cfg, joint_cfg)
+        candidates = [with_amplitudes(proposal, "proposal"), with_amplitudes(tracked, "tracked")]
         best, best_score = min(candidates, key=lambda c: c[1].total)
         grown, grown_score = discover_parts(
             best, best_score, mesh, rig, frames, rast, score, cfg.discover, cfg, joint_cfg
         )
-        if grown is not best:  # parts were added: amplitudes, and all parts tracked again
-            rescaled = amplitudes(grown)
-            retracked = amplitudes(tracked_model(grown, mesh, rig, frames, diag, cfg, joint_cfg))
+        if grown is not best:  # parts were added: all parts tracked together again
+            retracked = tracked_model(grown, mesh, rig, frames, diag, cfg, joint_cfg)
             grown, grown_score = min(
-                [
-                    (grown, grown_score),
-                    (rescaled, score(rescaled, "amplitudes again")),
-                    (retracked, score(retracked, "tracked again")),
-                ],
+                [(grown, grown_score), with_amplitudes(retracked, "tracked again")],
                 key=lambda c: c[1].total,
             )
         best, best_score = grown, grown_score
-        part = len(best.parents) - 1
-        while cfg.fold and part >= 1:
-            for into in merge_targets(best, part, mesh.vertices, cfg.merge_neighbours):
-                trial = folded(
-                    best, part, mesh.vertices, diag, cfg.max_joint_points, joint_cfg, into
-                )
-                s = score(trial, f"merge part_{part} into {into}")
-                if s.total < best_score.total:
-                    best, best_score = trial, s
-                    break
-            part -= 1
+        if cfg.fold:
+            best, best_score = merged_model(best, best_score, mesh, diag, score, cfg, joint_cfg)
     out = to_articulation(best, art)
     out.extras["model_scores"] = log
     return out

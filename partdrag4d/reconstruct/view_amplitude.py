@@ -2,12 +2,15 @@
 
 A model's joints give one value per frame; a generated video of one view may show the
 same motion 10 % further or shorter than another. Each moving part gets one factor per
-view, chosen by re-rendering that view with the part's values scaled (a grid search
-with a parabolic refinement, parents first, on a few frames) and comparing with the
-view's frames by the model-selection residuals. Factors are then normalised so their
-geometric mean over the views is 1, and the part's values are multiplied by that mean
-(the values are those of the views' mean). The criterion charges one parameter per
-extra view and part for this freedom (:func:`.model_score.complexity`).
+view. In every view and frame the model is rendered once (parts at their shared poses)
+and dense flow to the frame turns each part's pixels into 2D-3D matches, as in
+:mod:`.render_compare`; one robust Gauss-Newton step on the part's joint value alone
+(its axis and pivot held, its parent at its pose) gives the value that view shows. A
+view's factor is the least-squares ratio of its values to the shared ones over the
+frames. Factors are then normalised so their geometric mean over the views is 1, and
+the part's values are multiplied by that mean (the values are those of the views'
+mean). The criterion charges one parameter per extra view and part for this freedom
+(:func:`.model_score.complexity`).
 """
 
 from __future__ import annotations
@@ -15,58 +18,92 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import numpy as np
+from jaxtyping import Float
 
-from partdrag4d.containers import CameraRig, SceneMesh
+from partdrag4d.containers import CameraRig, JointType, SceneMesh
+from partdrag4d.reconstruct.joints import JointFit
 from partdrag4d.reconstruct.model import Model, compose
-from partdrag4d.reconstruct.model_score import ScoreConfig, frame_residuals
+from partdrag4d.reconstruct.pose import pinhole_jacobian, project
+from partdrag4d.reconstruct.render_compare import (
+    Matches,
+    RenderCompareConfig,
+    consistent_flow,
+    matched_gray,
+    part_matches,
+    sqrt_information,
+    structure_tensor,
+)
+from partdrag4d.reconstruct.se3 import invert_T, transform_points
 
 
 @dataclass
 class ViewAmplitudeConfig:
-    """Settings of the per-view amplitude search."""
+    """Settings of the per-view amplitudes."""
 
     scale_range: float = 0.3
-    """Factors searched: 1 -/+ this (0: every view sees the same values)."""
-    steps: int = 7
-    """Grid points of the search."""
-    frames: int = 5
-    """Frames compared (evenly spaced, the last included)."""
+    """Factors are kept within 1 -/+ this (0: every view sees the same values)."""
 
 
-def view_cost(
+def value_step(
+    fit: JointFit,
+    T_parent: Float[np.ndarray, "4 4"],
+    m: Matches,
+    rig: CameraRig,
+    T_part: Float[np.ndarray, "4 4"],
+    huber_px: float,
+) -> float:
+    """One robust Gauss-Newton step on the joint value alone that moves the part (pose
+    ``T_part``, world from rest) towards its matches ``m``."""
+    Xw = transform_points(T_part, m.X)
+    R = T_parent[:3, :3]
+    if fit.type is JointType.PRISMATIC:
+        dX = np.broadcast_to(R @ fit.axis, Xw.shape)
+    else:  # revolute: about the axis carried by the parent
+        Xp = transform_points(invert_T(T_parent), Xw)
+        dX = np.cross(fit.axis, Xp - fit.origin) @ R.T
+    xy, z = project(rig.K, rig.T_cam_world, m.view, Xw)
+    Rc = rig.T_cam_world[m.view, :3, :3]
+    Xc = np.einsum("nij,nj->ni", Rc, Xw) + rig.T_cam_world[m.view, :3, 3]
+    J = np.einsum("nij,nj->ni", pinhole_jacobian(rig.K[m.view], Xc) @ Rc, dX)  # N 2
+    J = np.einsum("nij,nj->ni", m.sqrt_info, J)
+    r = np.einsum("nij,nj->ni", m.sqrt_info, xy - m.uv)
+    norm = np.linalg.norm(r, axis=1)
+    w = np.where(norm <= huber_px, 1.0, huber_px / np.maximum(norm, 1e-12)) * (z > 1e-9)
+    den = float(np.sum(w * np.sum(J * J, 1)))
+    return -float(np.sum(w * np.sum(J * r, 1))) / den if den > 0 else 0.0
+
+
+def view_values(
     model: Model,
-    scale: np.ndarray,
-    view: int,
-    frames_idx: np.ndarray,
     mesh: SceneMesh,
     rig: CameraRig,
     frames: np.ndarray,
     rast,
-    score_cfg: ScoreConfig,
-) -> float:
-    """Photometric + silhouette residual of one view under per-part factors ``scale``."""
+    track_cfg: RenderCompareConfig,
+) -> np.ndarray:
+    """(V, T, P) joint value of every moving part as each view shows it (NaN where the
+    view has too few matches of it)."""
     from partdrag4d.assets.kinematics import move_vertices
 
-    fits = tuple(
-        None if f is None else replace(f, values=f.values * scale[p])
-        for p, f in enumerate(model.fits)
-    )
-    poses = compose(model.parents, fits, model.T_world.shape[0])
-    total = 0.0
-    for t in frames_idx:
-        verts = move_vertices(mesh.vertices, model.vertex_part, poses[t])
-        out = rast.render(rig.K[view], rig.T_cam_world[view], verts, model.vertex_part)
-        p, s, _ = frame_residuals(out.rgb, out.mask, frames[view, t], score_cfg)
-        total += p + s
-    return total
-
-
-def _parabola_min(grid: np.ndarray, cost: np.ndarray) -> float:
-    k = int(np.clip(np.argmin(cost), 1, len(grid) - 2))
-    c0, c1, c2 = cost[k - 1], cost[k], cost[k + 1]
-    curv = c0 - 2.0 * c1 + c2
-    step = 0.5 * (c0 - c2) / curv if curv > 1e-12 else 0.0
-    return float(grid[k] + np.clip(step, -1.0, 1.0) * (grid[1] - grid[0]))
+    V, T, P = rig.num_views, frames.shape[1], len(model.parents)
+    out = np.full((V, T, P), np.nan)
+    for t in range(1, T):
+        verts = move_vertices(mesh.vertices, model.vertex_part, model.T_world[t])
+        for v in range(V):
+            rend = rast.render(rig.K[v], rig.T_cam_world[v], verts, model.vertex_part)
+            a, b = matched_gray(rend.rgb, frames[v, t], rend.mask)
+            flow, ok = consistent_flow(a, b, track_cfg.fb_max_px)
+            info = structure_tensor(a, track_cfg.structure_sigma_px)
+            for p in range(1, P):
+                X, uv, view, inf = part_matches(rend, flow, ok, info, p, v, track_cfg)
+                if len(X) < track_cfg.min_matches:
+                    continue
+                m = Matches(X, uv, view, sqrt_information(inf, track_cfg.info_floor))
+                fit = model.fits[p]
+                T_parent = model.T_world[t, model.parents[p]]
+                step = value_step(fit, T_parent, m, rig, model.T_world[t, p], track_cfg.huber_px)
+                out[v, t, p] = fit.values[t] + step
+    return out
 
 
 def fit_view_scales(
@@ -76,26 +113,25 @@ def fit_view_scales(
     frames: np.ndarray,
     rast,
     cfg: ViewAmplitudeConfig,
-    score_cfg: ScoreConfig,
+    track_cfg: RenderCompareConfig,
 ) -> Model:
     """The model with one amplitude factor per view and moving part (module docstring);
     unchanged with one view, no moving part or ``scale_range`` 0."""
     V, T, P = rig.num_views, frames.shape[1], len(model.parents)
-    if V < 2 or P < 2 or cfg.scale_range <= 0 or cfg.steps < 3:
+    if V < 2 or P < 2 or cfg.scale_range <= 0:
         return model
-    grid = np.linspace(1.0 - cfg.scale_range, 1.0 + cfg.scale_range, cfg.steps)
-    frames_idx = np.unique(np.linspace(1, T - 1, min(cfg.frames, T - 1)).round().astype(int))
+    q = view_values(model, mesh, rig, frames, rast, track_cfg)
     scale = np.ones((V, P))
     for p in range(1, P):
+        if model.fits[p].type is JointType.FIXED:
+            continue
+        shared = model.fits[p].values
         for v in range(V):
-            cost = []
-            for g in grid:
-                trial = scale[v].copy()
-                trial[p] = g
-                cost.append(
-                    view_cost(model, trial, v, frames_idx, mesh, rig, frames, rast, score_cfg)
-                )
-            scale[v, p] = _parabola_min(grid, np.array(cost))
+            ok = np.isfinite(q[v, :, p])
+            den = float(np.sum(shared[ok] ** 2))
+            if den > 0:
+                s = float(np.sum(q[v, ok, p] * shared[ok])) / den
+                scale[v, p] = np.clip(s, 1.0 - cfg.scale_range, 1.0 + cfg.scale_range)
     mean = np.exp(np.log(scale).mean(0))  # per part
     fits = tuple(
         None if f is None else replace(f, values=f.values * mean[p])

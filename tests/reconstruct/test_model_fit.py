@@ -158,7 +158,8 @@ def test_fit_model_tracks_the_door_and_folds_a_static_part(tmp_path):
     assert axis_angle_deg(j.axis, axis) < 2.0
     assert abs(np.degrees(np.abs(j.values).max()) - 100.0) < 3.0
     assert out.extras["joint_source"] == {"joint_1": "render-compare"}
-    assert [s["model"] for s in out.extras["model_scores"][:2]] == ["proposal", "tracked"]
+    scored = [s["model"] for s in out.extras["model_scores"]]
+    assert scored[0] == "proposal" and "tracked" in scored and "merge part_2 into 0" in scored
 
 
 def test_fit_model_keeps_a_proposal_that_already_explains_the_video(tmp_path):
