@@ -70,7 +70,7 @@ def search_parts(
     when two motions explain it (drawers sliding by different amounts)."""
     remaining = remaining.copy()
     parts: list[Part] = []
-    while len(parts) < cfg.max_parts:
+    while len(parts) < cfg.proposals.max_parts:
         found = ransac_part(obs, remaining, cfg, rng)
         if found is None:
             break
@@ -157,15 +157,17 @@ def run_articulate(
     obs = make_observations(tracks, cameras)
     obs.normals = anchor_normals(mesh.vertices, mesh.faces, obs.anchors)
     diag = mesh.bbox_diagonal()
-    moving = point_motion(obs) >= cfg.static_threshold_px
-    min_points = max(cfg.min_part_points, int(cfg.min_part_fraction * moving.sum()))
+    moving = point_motion(obs) >= cfg.proposals.static_threshold_px
+    min_points = max(
+        cfg.proposals.min_part_points, int(cfg.proposals.min_part_fraction * moving.sum())
+    )
     parts = search_parts(obs, moving, min_points, cfg, generator)
     point_part, poses = clean_parts(obs, parts, mesh, min_points, diag, cfg)
     fitted: dict[bytes, JointFit] = {}  # joint fits cached by their inputs
     tree, poses, point_part = fold_fragments(obs, poses, point_part, drags, diag, cfg, fitted)
-    if cfg.refine_joints:
+    if cfg.tree.refine_joints:
         tree = fit_tree(obs, poses, point_part, drags, diag, cfg, True, fitted)
-        if cfg.relabel_by_joints and len(poses) > 1:
+        if cfg.tree.relabel_by_joints and len(poses) > 1:
             point_part, poses, tree = refit_relabelled(
                 obs, tree, point_part, poses, drags, diag, min_points, cfg, fitted
             )

@@ -14,8 +14,9 @@ from partdrag4d.reconstruct.segment import (
 
 
 @dataclass
-class ArticulateConfig:
-    """Settings of the articulate stage (pixel thresholds at the video resolution)."""
+class ProposalConfig:
+    """Part proposals from tracks: the static points and the sequential RANSAC
+    (pixel thresholds at the video resolution)."""
 
     static_threshold_px: float = 1.0
     """Points whose reprojection moves less than this (max over frames) may be static."""
@@ -41,25 +42,6 @@ class ArticulateConfig:
     """Points whose best two models differ by less than this do not label the mesh."""
     robust_scale_px: float = 1.0
     """Inlier scale of the robust losses (pixels)."""
-    parent_tolerance: float = 0.003
-    """A joint relative to the base whose residual is below this (fraction of the bbox
-    diagonal) makes the base the parent; otherwise the best moving part may be."""
-    hinge_gap: float = 0.1
-    """A hinge relative to the base whose axis passes farther than this (fraction of
-    the bbox diagonal) from the part or the base lets a moving part be the parent."""
-    merge_threshold_px: float = 1.5
-    """A part is merged away when another model explains at least half of its points
-    with an RMS error below this (removes near-duplicate parts made of tracking noise)."""
-    min_joint_motion: float = 0.02
-    """A part whose points move less than this (fraction of the bbox diagonal, median
-    over points, max over frames) relative to a bigger part or the base is a fragment of
-    it (tracks drifting on a surface turning away) and is merged into it."""
-    min_joint_travel: float = 0.03
-    """A part whose fitted joint moves its points less than this (fraction of the bbox
-    diagonal, median over points, max over frames) relative to its parent is folded
-    into the others (its points go to the part whose motion explains them best). Larger
-    than ``min_joint_motion``, which compares noisier free poses: 0.03 there merged a
-    lamp's upper arm into its lower arm on degraded video."""
     min_part_fraction: float = 0.04
     """Smallest part as a fraction of the moving points (with ``min_part_points``)."""
     min_track_frames: int = 2
@@ -75,6 +57,54 @@ class ArticulateConfig:
     sliding by different amounts fit one rotation about a far axis to within a pixel)."""
     split_min_px: float = 0.2
     """Floor of the inlier threshold of the split search (pixels)."""
+    pnp_patch: int = 12
+    """Surface points per hypothesis when no trajectory is triangulated (one view)."""
+    pnp_iterations: int = 40
+    """Patch-PnP hypotheses per part (each costs T pose fits)."""
+    pnp_always: bool = True
+    """Draw patch-PnP hypotheses also when trajectories are triangulated (they are the
+    only consistent ones when views disagree on how far a part moved)."""
+    view_scale_range: float = 0.4
+    """Part discovery lets every view see each motion scaled by up to this much (1 -/+
+    range; generated views disagree on amplitude and timing); 0 = views agree."""
+
+
+@dataclass
+class CleanupConfig:
+    """Clean-up of the proposed parts: which ones another model already explains."""
+
+    merge_threshold_px: float = 1.5
+    """A part is merged away when another model explains at least half of its points
+    with an RMS error below this (removes near-duplicate parts made of tracking noise)."""
+    min_joint_motion: float = 0.02
+    """A part whose points move less than this (fraction of the bbox diagonal, median
+    over points, max over frames) relative to a bigger part or the base is a fragment of
+    it (tracks drifting on a surface turning away) and is merged into it."""
+    min_view_cos: float = 0.3
+    """A part is also merged away when another model explains at least half of its
+    tracks over the frames where it shows them at |cos| >= this to the camera ray (not
+    grazing: there flow slides along the foreshortened texture); 0 turns this off."""
+    head_on_gain_px: float = 0.5
+    """... and the part's own motion fits them less than this much better there (a door
+    near its hinge moves a little while still facing the cameras)."""
+
+
+@dataclass
+class TreeConfig:
+    """The proposals' kinematic tree: parents, joint refit, folding, drags."""
+
+    parent_tolerance: float = 0.003
+    """A joint relative to the base whose residual is below this (fraction of the bbox
+    diagonal) makes the base the parent; otherwise the best moving part may be."""
+    hinge_gap: float = 0.1
+    """A hinge relative to the base whose axis passes farther than this (fraction of
+    the bbox diagonal) from the part or the base lets a moving part be the parent."""
+    min_joint_travel: float = 0.03
+    """A part whose fitted joint moves its points less than this (fraction of the bbox
+    diagonal, median over points, max over frames) relative to its parent is folded
+    into the others (its points go to the part whose motion explains them best). Larger
+    than ``min_joint_motion``, which compares noisier free poses: 0.03 there merged a
+    lamp's upper arm into its lower arm on degraded video."""
     min_frame_support: float = 0.05
     """A part's pose at a frame is trusted only when at least this fraction of its
     track entries seen at the rest frame (and at least 20) is seen there: a door that
@@ -89,31 +119,26 @@ class ArticulateConfig:
     drag_curvature: float = 0.05
     """A drag path deviating from its chord by more than this fraction of the chord's
     length is curved (a hinge)."""
-    pnp_patch: int = 12
-    """Surface points per hypothesis when no trajectory is triangulated (one view)."""
-    pnp_iterations: int = 40
-    """Patch-PnP hypotheses per part (each costs T pose fits)."""
-    pnp_always: bool = True
-    """Draw patch-PnP hypotheses also when trajectories are triangulated (they are the
-    only consistent ones when views disagree on how far a part moved)."""
-    view_scale_range: float = 0.4
-    """Part discovery lets every view see each motion scaled by up to this much (1 -/+
-    range; generated views disagree on amplitude and timing); 0 = views agree."""
     drag_weight: int = 20
     """In the joint refit, each requested drag on a part counts as this many tracked
     points observing every frame (0: the tracks alone decide)."""
-    min_view_cos: float = 0.3
-    """A part is also merged away when another model explains at least half of its
-    tracks over the frames where it shows them at |cos| >= this to the camera ray (not
-    grazing: there flow slides along the foreshortened texture); 0 turns this off."""
-    head_on_gain_px: float = 0.5
-    """... and the part's own motion fits them less than this much better there (a door
-    near its hinge moves a little while still facing the cameras)."""
     refine_joints: bool = True
     """Refit axis, pivot and values jointly on reprojection error."""
     relabel_by_joints: bool = True
     """After the joint refit, relabel the points by the joints' motions and refit once
     when labels change (with ``refine_joints``)."""
+
+
+@dataclass
+class ArticulateConfig:
+    """Settings of the articulate stage, grouped by step."""
+
+    proposals: ProposalConfig = field(default_factory=ProposalConfig)
+    """Part proposals from tracks: the static points and the sequential RANSAC"""
+    cleanup: CleanupConfig = field(default_factory=CleanupConfig)
+    """Clean-up of the proposed parts: which ones another model already explains."""
+    tree: TreeConfig = field(default_factory=TreeConfig)
+    """The proposals' kinematic tree: parents, joint refit, folding, drags."""
     joint: JointSelectConfig = field(default_factory=JointSelectConfig)
     """Joint-type model selection."""
     segment: SegmentConfig = field(default_factory=SegmentConfig)

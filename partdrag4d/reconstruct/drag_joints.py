@@ -63,7 +63,7 @@ def joint_from_drag(path: np.ndarray, diag: float, cfg: ArticulateConfig) -> Joi
         return None
     u = d[-1] / length
     off = d - np.outer(d @ u, u)
-    if np.max(np.linalg.norm(off, axis=1)) < cfg.drag_curvature * length:
+    if np.max(np.linalg.norm(off, axis=1)) < cfg.tree.drag_curvature * length:
         values = d @ u
         return JointFit(JointType.PRISMATIC, u, path[0], values, 0.0, "drag")
     c = path.mean(0)
@@ -90,14 +90,14 @@ def drag_joint(
     cfg: ArticulateConfig,
 ) -> JointFit | None:
     """The joint given by a part's first requested drag when fewer than
-    ``cfg.min_trusted_fraction`` of its frames were tracked, else None.
+    ``cfg.tree.min_trusted_fraction`` of its frames were tracked, else None.
 
     Too little of the motion was tracked to tell a hinge from a slide, let alone to pin
     its axis: the drag's path in the parent frame does (its shape, not its exact
     amplitude; see :func:`joint_from_drag`). Such a joint is not refitted on the few
     tracked frames.
     """
-    if ok.mean() >= cfg.min_trusted_fraction or drag_tracks.shape[1] == 0:
+    if ok.mean() >= cfg.tree.min_trusted_fraction or drag_tracks.shape[1] == 0:
         return None
     return joint_from_drag(drag_paths(T_world_parent, drag_tracks)[:, 0], diag, cfg)
 

@@ -84,12 +84,12 @@ def refine_joint(
     (only the ``frames`` mask's frames observe; the others keep their values).
 
     The requested world paths of the part's drags (``drag_tracks``), when given, observe
-    every frame too: each drag counts as ``cfg.drag_weight`` tracked points, its 3D
+    every frame too: each drag counts as ``cfg.tree.drag_weight`` tracked points, its 3D
     error converted to pixels at the cameras' mean scale.
     """
     if fit.type is JointType.FIXED:
         return fit
-    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.max_fit_points)))[0]
+    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.proposals.max_fit_points)))[0]
     X, uv, vis, view = obs.X[entries], obs.uv[:, entries], obs.vis[:, entries], obs.view[entries]
     if frames is not None:
         vis = vis & frames[:, None]
@@ -100,7 +100,7 @@ def refine_joint(
     views = np.unique(view)
     # Per-view amplitude (log scale, mean 0 over the views): generated views disagree on
     # how far a part moves, and one shared value per frame would bend the axis.
-    nv = len(views) - 1 if cfg.per_view_scale and len(views) > 1 else 0
+    nv = len(views) - 1 if cfg.tree.per_view_scale and len(views) > 1 else 0
     in_view = [view == v for v in views]
 
     def unpack(p):
@@ -111,7 +111,7 @@ def refine_joint(
         logs = np.r_[-np.sum(p[3 + T :]), p[3 + T :]] if nv else np.zeros(len(views))
         return a, o, q, np.exp(logs)
 
-    use_drags = drag_tracks is not None and drag_tracks.shape[1] > 0 and cfg.drag_weight > 0
+    use_drags = drag_tracks is not None and drag_tracks.shape[1] > 0 and cfg.tree.drag_weight > 0
     if use_drags:
         # Pixels per metre at the drags' start points, averaged over the views.
         depth = transform_points(obs.Tcw, drag_tracks[0].mean(0)[None])[:, 0, 2]
@@ -129,20 +129,22 @@ def refine_joint(
             return r
         Tw = T_world_parent @ joint_transforms(fit.type, a, o, q)
         e = (transform_points(Tw, drag_tracks[0]) - drag_tracks)[1:] * px_per_m
-        return np.r_[r, np.tile(e.ravel(), cfg.drag_weight)]
+        return np.r_[r, np.tile(e.ravel(), cfg.tree.drag_weight)]
 
     # Frame t's value moves only frame t's residuals: all values share one evaluation.
     row_frame = np.repeat(np.arange(1, T), vis.shape[1] * 2)
     if use_drags:
         drag_rows = np.repeat(np.arange(1, T), drag_tracks.shape[1] * 3)
-        row_frame = np.r_[row_frame, np.tile(drag_rows, cfg.drag_weight)]
+        row_frame = np.r_[row_frame, np.tile(drag_rows, cfg.tree.drag_weight)]
     col_frame = np.r_[np.zeros(4, int), np.arange(1, T), np.zeros(nv, int)]
     jac = FrameJacobian(fun, col_frame, row_frame)
 
     p0 = np.r_[0.0, 0.0, 0.0, 0.0, fit.values[1:], np.zeros(nv)]
-    res = least_squares(jac.fun, p0, jac, loss="soft_l1", f_scale=cfg.robust_scale_px, max_nfev=100)
     res = least_squares(
-        jac.fun, res.x, jac, loss="cauchy", f_scale=cfg.robust_scale_px, max_nfev=100
+        jac.fun, p0, jac, loss="soft_l1", f_scale=cfg.proposals.robust_scale_px, max_nfev=100
+    )
+    res = least_squares(
+        jac.fun, res.x, jac, loss="cauchy", f_scale=cfg.proposals.robust_scale_px, max_nfev=100
     )
     a, o, q, _ = unpack(res.x)
     o = closest_point_on_line(o, a, c) if revolute else c

@@ -126,7 +126,7 @@ def fit_poses(
     T = len(T_init)
     out = T_init.copy()
     out[0] = np.eye(4)
-    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.max_fit_points)))[0]
+    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.proposals.max_fit_points)))[0]
     for t in range(1, T):
         ok = obs.vis[t, entries]
         if ok.sum() < 3:
@@ -138,7 +138,7 @@ def fit_poses(
         if known.sum() >= 3:
             init = kabsch(obs.anchors[groups[known]], obs.traj[t, groups[known]])
         out[t] = refine_pose(
-            init, obs.X[e], obs.uv[t, e], obs.view[e], obs.K, obs.Tcw, cfg.robust_scale_px
+            init, obs.X[e], obs.uv[t, e], obs.view[e], obs.K, obs.Tcw, cfg.proposals.robust_scale_px
         )
     return out
 
@@ -149,8 +149,8 @@ def confident(err: np.ndarray, cfg: ArticulateConfig) -> np.ndarray:
     the second best (any second model)."""
     best = np.sort(err, 1)
     second = best[:, 1] if err.shape[1] > 1 else np.full(len(err), np.inf)
-    return (second - best[:, 0] >= cfg.ambiguity_margin_px) & (
-        best[:, 0] < 2 * cfg.inlier_threshold_px
+    return (second - best[:, 0] >= cfg.proposals.ambiguity_margin_px) & (
+        best[:, 0] < 2 * cfg.proposals.inlier_threshold_px
     )
 
 
@@ -165,7 +165,7 @@ def reliable_frames(obs: Observations, groups: np.ndarray, cfg: ArticulateConfig
     """Frames (T,) where enough of the part's tracks are seen (see ``min_frame_support``);
     once a frame fails, later frames fail too (tracks do not come back reliably)."""
     support = obs.vis[:, np.isin(obs.group, groups)].sum(1)
-    ok = support >= max(20.0, cfg.min_frame_support * support[0])
+    ok = support >= max(20.0, cfg.tree.min_frame_support * support[0])
     ok[0] = True
     return np.cumprod(ok).astype(bool)
 

@@ -29,14 +29,14 @@ def model_overlap(
     briefly seen points must not make two different motions look alike)."""
     if len(groups) == 0:
         return 1.0
-    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.max_fit_points)))[0]
+    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.proposals.max_fit_points)))[0]
     xy_m = obs.reproject(models[m], entries)
     best = np.full(len(entries), np.inf)
     for o, model in enumerate(models):
         if o != m:
             e = np.linalg.norm(obs.reproject(model, entries) - xy_m, axis=-1)
             best = np.minimum(best, np.sqrt(np.mean(np.nan_to_num(e, nan=1e6) ** 2, 0)))
-    return float(np.mean(best < cfg.merge_threshold_px))
+    return float(np.mean(best < cfg.cleanup.merge_threshold_px))
 
 
 def head_on_overlap(
@@ -50,10 +50,10 @@ def head_on_overlap(
     Tracks on a surface turning towards grazing slide along its foreshortened texture,
     coherently enough for a rigid motion of their own to explain them better than their
     part's; seen head-on, their part still explains them."""
-    if cfg.min_view_cos <= 0:
+    if cfg.cleanup.min_view_cos <= 0:
         return 0.0
-    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.max_fit_points)))[0]
-    seen = obs.vis[:, entries] & obs.facing(models[m], entries, cfg.min_view_cos)
+    entries = np.nonzero(np.isin(obs.group, subset(groups, cfg.proposals.max_fit_points)))[0]
+    seen = obs.vis[:, entries] & obs.facing(models[m], entries, cfg.cleanup.min_view_cos)
     seen[0] = False
     informative = seen.sum(0) >= 2
     if not informative.any():
@@ -66,7 +66,11 @@ def head_on_overlap(
 
     best = np.min([rms(model) for o, model in enumerate(models) if o != m], axis=0)
     own = rms(models[m])
-    return float(np.mean((best < cfg.merge_threshold_px) & (best - own < cfg.head_on_gain_px)))
+    return float(
+        np.mean(
+            (best < cfg.cleanup.merge_threshold_px) & (best - own < cfg.cleanup.head_on_gain_px)
+        )
+    )
 
 
 def clean_parts(
@@ -155,7 +159,7 @@ def _redundant_part(
                 if o != m
                 and (o == 0 or counts[o] >= counts[m])
                 and relative_motion(shared[o], shared[m], X_m, trusted[o] & trusted[m])
-                < cfg.min_joint_motion * diag
+                < cfg.cleanup.min_joint_motion * diag
             ),
             None,
         )

@@ -25,16 +25,16 @@ def ransac_part(
     """Largest group of remaining points consistent with one rigid motion, or None.
 
     Hypotheses come from triangulated trajectories and, when there are none or
-    ``cfg.pnp_always``, from one-view patch poses; the best one is grown."""
+    ``cfg.proposals.pnp_always``, from one-view patch poses; the best one is grown."""
     # Parts that turn away from every camera (a lid opening upwards) lose their tracks
     # part-way: a sample only needs trajectories over the first frames, and its pose is
     # held where they end (a joint value that stops changing is still a joint).
     finite = np.isfinite(obs.traj[..., 0])
-    k = min(len(finite), max(2, cfg.min_track_frames))
+    k = min(len(finite), max(2, cfg.proposals.min_track_frames))
     cand = np.nonzero(remaining & np.all(finite[:k], axis=0))[0]
-    triangulated = len(cand) >= max(3, cfg.min_part_points)
+    triangulated = len(cand) >= max(3, cfg.proposals.min_part_points)
     best = (0.0, None)
-    if cfg.pnp_always or not triangulated:
+    if cfg.proposals.pnp_always or not triangulated:
         # No triangulation (one view, or views that never share a point), or views that
         # disagree: hypotheses from per-frame 2D-3D poses of local patches.
         best = pnp_hypothesis(obs, remaining, cfg, rng)
@@ -43,7 +43,7 @@ def ransac_part(
         tri = triangulated_hypothesis(obs, cand, remaining, cfg, rng)
         best = max(best, tri, key=lambda scored: scored[0])
     count, hypothesis = best
-    if hypothesis is None or count < cfg.min_part_points:
+    if hypothesis is None or count < cfg.proposals.min_part_points:
         return None
     return grow_hypothesis(obs, *hypothesis, remaining, cfg)
 
@@ -61,15 +61,15 @@ def triangulated_hypothesis(
     T = obs.traj.shape[0]
     finite = np.isfinite(obs.traj[..., 0])
     tree = cKDTree(obs.anchors[cand])
-    k = min(cfg.ransac_neighbours, len(cand))
+    k = min(cfg.proposals.ransac_neighbours, len(cand))
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
     hypotheses = []
-    for _ in range(cfg.ransac_iterations):
+    for _ in range(cfg.proposals.ransac_iterations):
         i = int(rng.integers(len(cand)))
         _, nb = tree.query(obs.anchors[cand[i]], k=k)
         nb = np.atleast_1d(nb)
         nb = nb[nb != i]
-        m = min(len(nb), cfg.ransac_sample - 1)
+        m = min(len(nb), cfg.proposals.ransac_sample - 1)
         s = cand[np.r_[i, rng.choice(nb, m, replace=False)]]
         P = obs.anchors[s]
         if np.linalg.svd(P - P.mean(0), compute_uv=False)[1] < 1e-2 * diag:
@@ -120,7 +120,7 @@ def best_hypothesis(
     seen = evidence(obs)
 
     def support(model: np.ndarray, points: np.ndarray) -> float:
-        return float(np.sum(seen[obs.group_rms(model, points) < cfg.inlier_threshold_px]))
+        return float(np.sum(seen[obs.group_rms(model, points) < cfg.proposals.inlier_threshold_px]))
 
     models = [
         (Ts, per_view_motion(obs, Ts, sample, cfg, min_entries=2, steps=9))
@@ -128,11 +128,14 @@ def best_hypothesis(
     ]
     order = np.arange(len(models))
     points = np.nonzero(remaining)[0]
-    if len(points) > cfg.ransac_preview_points and len(models) > cfg.ransac_finalists:
+    if (
+        len(points) > cfg.proposals.ransac_preview_points
+        and len(models) > cfg.proposals.ransac_finalists
+    ):
         preview = np.zeros_like(remaining)
-        preview[subset(points, cfg.ransac_preview_points)] = True
+        preview[subset(points, cfg.proposals.ransac_preview_points)] = True
         rough = np.array([support(model, preview) for _, model in models])
-        order = np.sort(np.argsort(-rough, kind="stable")[: cfg.ransac_finalists])
+        order = np.sort(np.argsort(-rough, kind="stable")[: cfg.proposals.ransac_finalists])
     best: tuple[float, tuple[np.ndarray, np.ndarray] | None] = (0.0, None)
     for i in order:
         count = support(models[i][1], remaining)
@@ -159,15 +162,15 @@ def per_view_motion(
     than ``min_entries`` of them take the view's median scale. ``steps`` grid points.
     """
     V, T = len(obs.K), len(poses)
-    r = cfg.view_scale_range
+    r = cfg.proposals.view_scale_range
     if r <= 0:
         return np.broadcast_to(poses, (V, T, 4, 4)).copy()
     grid = np.linspace(1.0 - r, 1.0 + r, steps)
     cand = scale_motion(
         np.broadcast_to(poses, (steps, T, 4, 4)), np.repeat(grid[:, None], T, axis=1)
     )
-    entries = np.nonzero(np.isin(obs.group, subset(groups, 2 * cfg.max_fit_points)))[0]
-    cap = (2.0 * cfg.inlier_threshold_px) ** 2
+    entries = np.nonzero(np.isin(obs.group, subset(groups, 2 * cfg.proposals.max_fit_points)))[0]
+    cap = (2.0 * cfg.proposals.inlier_threshold_px) ** 2
     # All views at once: per-entry errors, then summed per view (one-hot matrix).
     vis = obs.vis[:, entries]
     uv = np.broadcast_to(obs.uv[:, entries], (steps, T, len(entries), 2))
@@ -218,19 +221,19 @@ def grow_hypothesis(
 ) -> Part | None:
     """Refit a RANSAC winner (shared poses and per-view ``model``) on its inliers until
     it stops growing (each view gets its own amplitude, :func:`per_view_motion`), or
-    None when fewer than ``cfg.min_part_points`` points stay consistent with it."""
+    None when fewer than ``cfg.proposals.min_part_points`` points stay consistent with it."""
     count = 0
-    for _ in range(cfg.grow_iterations):
-        inliers = remaining & (obs.group_rms(model, remaining) < cfg.inlier_threshold_px)
-        if inliers.sum() < cfg.min_part_points:
+    for _ in range(cfg.proposals.grow_iterations):
+        inliers = remaining & (obs.group_rms(model, remaining) < cfg.proposals.inlier_threshold_px)
+        if inliers.sum() < cfg.proposals.min_part_points:
             return None
         if inliers.sum() <= 1.02 * count:
             break  # the part stopped growing
         count = inliers.sum()
         grown = fitted_part(obs, poses, inliers, cfg)
         poses, model = grown.poses, grown.seen
-    inliers = remaining & (obs.group_rms(model, remaining) < cfg.inlier_threshold_px)
-    if inliers.sum() < cfg.min_part_points:
+    inliers = remaining & (obs.group_rms(model, remaining) < cfg.proposals.inlier_threshold_px)
+    if inliers.sum() < cfg.proposals.min_part_points:
         return None
     return Part(poses, model, inliers)
 
@@ -283,14 +286,14 @@ def pnp_hypothesis(
     points fitted on their 2D tracks in one view (:func:`patch_poses`). Views that disagree on a
     motion's amplitude leave few trajectories triangulated; one view is consistent."""
     cand = np.nonzero(remaining & (evidence(obs) > 0))[0]
-    if len(cand) < max(cfg.pnp_patch, cfg.min_part_points):
+    if len(cand) < max(cfg.proposals.pnp_patch, cfg.proposals.min_part_points):
         return 0.0, None
     tree = cKDTree(obs.anchors[cand])
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
     hypotheses = []
-    for _ in range(cfg.pnp_iterations):
+    for _ in range(cfg.proposals.pnp_iterations):
         i = int(rng.integers(len(cand)))
-        _, nb = tree.query(obs.anchors[cand[i]], k=cfg.pnp_patch)
+        _, nb = tree.query(obs.anchors[cand[i]], k=cfg.proposals.pnp_patch)
         patch = cand[np.atleast_1d(nb)]
         Ts = patch_poses(obs, patch)
         P = obs.anchors[patch]
@@ -319,8 +322,10 @@ def split_part(
     """
     inliers = part.members
     m1 = float(np.nanmedian(obs.group_rms(part.seen, inliers)[inliers]))
+    threshold = max(cfg.proposals.split_min_px, 0.5 * m1)
     sub = replace(
-        cfg, inlier_threshold_px=max(cfg.split_min_px, 0.5 * m1), min_part_points=min_points
+        cfg,
+        proposals=replace(cfg.proposals, inlier_threshold_px=threshold, min_part_points=min_points),
     )
     found = ransac_part(obs, inliers, sub, rng)
     if found is None:
@@ -334,7 +339,7 @@ def split_part(
     in_a = inliers & (ea <= eb)
     in_b = inliers & ~in_a
     m2 = float(np.nanmedian(np.minimum(ea, eb)[inliers]))
-    if m2 >= cfg.split_gain * m1 or in_a.sum() < min_points or in_b.sum() < min_points:
+    if m2 >= cfg.proposals.split_gain * m1 or in_a.sum() < min_points or in_b.sum() < min_points:
         return [part]
     a, b = fitted_part(obs, a.poses, in_a, cfg), fitted_part(obs, b.poses, in_b, cfg)
     if depth <= 0:

@@ -93,7 +93,7 @@ def joint_errors(obs: Observations, tree: Tree, point_part: np.ndarray, cfg: Art
 def joint_cost(obs: Observations, err: np.ndarray, cfg: ArticulateConfig) -> float:
     """How badly a tree explains all points, whatever their labels: evidence-weighted
     error of each point's best joint motion, capped at twice the inlier threshold."""
-    best = np.minimum(err.min(1), 2 * cfg.inlier_threshold_px)
+    best = np.minimum(err.min(1), 2 * cfg.proposals.inlier_threshold_px)
     return float(np.sum(evidence(obs) * best))
 
 
@@ -182,7 +182,7 @@ def choose_parents(
     """
     P = len(poses)
     parents = [-1] + [0] * (P - 1)
-    tol = cfg.parent_tolerance * diag
+    tol = cfg.tree.parent_tolerance * diag
     for p in range(1, P):
         res, gap = {}, {}
         for q in range(P):
@@ -193,7 +193,7 @@ def choose_parents(
             fit = select_joint(T_rel[ok], X_parts[p], diag, cfg.joint)
             res[q] = fit.residual
             gap[q] = hinge_gap(fit, X_parts[p], X_parts[q])
-        if res[0] <= tol and gap[0] <= cfg.hinge_gap * diag:
+        if res[0] <= tol and gap[0] <= cfg.tree.hinge_gap * diag:
             continue
         simple = [q for q in res if res[q] <= tol]
         # Without a simple joint, a hinge floating away from the parts costs as much
@@ -234,7 +234,7 @@ def fold_fragments(
             m: joint_motion(tree.fits[m], obs.anchors[point_part == m]) for m in tree.order[1:]
         }
         m = min(motion, key=motion.get, default=None)
-        if m is None or motion[m] >= cfg.min_joint_travel * diag:
+        if m is None or motion[m] >= cfg.tree.min_joint_travel * diag:
             return tree, poses, point_part
         own = point_part == m
         poses = [p for i, p in enumerate(poses) if i != m]

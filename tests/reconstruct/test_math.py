@@ -12,11 +12,11 @@ from partdrag4d.reconstruct.joints import (
 )
 from partdrag4d.reconstruct.lines import axis_angle_deg, line_distance
 from partdrag4d.reconstruct.pose import (
-    rigid_problem,
     pinhole,
     pinhole_jacobian,
     project,
     refine_pose,
+    rigid_problem,
     triangulate,
 )
 from partdrag4d.reconstruct.se3 import (

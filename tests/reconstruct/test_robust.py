@@ -12,6 +12,7 @@ from test_end_to_end import _reconstruct
 from partdrag4d.containers import DragSet, JointType, Tracks
 from partdrag4d.evaluate.metrics import run_evaluate
 from partdrag4d.reconstruct.articulate import ArticulateConfig
+from partdrag4d.reconstruct.articulate_config import CleanupConfig, ProposalConfig, TreeConfig
 from partdrag4d.reconstruct.drag_joints import assign_drags
 from partdrag4d.reconstruct.joint_refit import FrameJacobian, refine_joint
 from partdrag4d.reconstruct.joints import JointFit, joint_transforms
@@ -117,7 +118,9 @@ def test_per_view_motion_recovers_each_views_amplitude():
     entries = np.arange(len(anchors))
     assert np.nanmax(obs.entry_rms(per_view, entries)) < 0.3
     # One shared motion leaves points beyond the inlier threshold.
-    assert np.nanmax(obs.entry_rms(shared, entries)) > ArticulateConfig().inlier_threshold_px
+    assert (
+        np.nanmax(obs.entry_rms(shared, entries)) > ArticulateConfig().proposals.inlier_threshold_px
+    )
 
 
 def test_drag_path_steers_a_hinge_tracked_over_few_frames():
@@ -133,7 +136,7 @@ def test_drag_path_steers_a_hinge_tracked_over_few_frames():
     drag = transform_points(
         joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q), np.array([[0.3, -0.2, 0.4]])
     )
-    cfg = ArticulateConfig(drag_weight=20)
+    cfg = ArticulateConfig(tree=TreeConfig(drag_weight=20))
     alone = refine_joint(fit, eye, obs, groups, cfg, frames)
     steered = refine_joint(fit, eye, obs, groups, cfg, frames, drag)
     assert axis_angle_deg(steered.axis, _Z) < 0.5
@@ -164,12 +167,12 @@ def test_tracks_drifting_where_seen_edge_on_are_a_fragment_of_their_part():
     obs = _panel_obs(q, np.ones(3))
     obs.normals = np.tile([0.0, 1.0, 0.0], (len(obs.anchors), 1))
     entries, groups = np.arange(len(obs.X)), np.arange(len(obs.anchors))
-    cfg = ArticulateConfig(min_view_cos=0.3)
+    cfg = ArticulateConfig(cleanup=CleanupConfig(min_view_cos=0.3))
     eye = np.broadcast_to(np.eye(4), (len(q), 4, 4))
     true = joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q)
     # Where a camera sees the panel at a grazing angle its tracks slide by 6 px; the
     # rigid motion fitted to them explains them better than the panel's own.
-    grazing = ~obs.facing(true, entries, cfg.min_view_cos)
+    grazing = ~obs.facing(true, entries, cfg.cleanup.min_view_cos)
     assert grazing.any()
     obs.uv[grazing] += 6.0 / np.sqrt(2.0)
     drifted = fit_poses(obs, groups, true, cfg)
@@ -177,7 +180,12 @@ def test_tracks_drifting_where_seen_edge_on_are_a_fragment_of_their_part():
     models = [eye, true, drifted]
     assert model_overlap(obs, models, 2, groups, cfg) < 0.5
     assert head_on_overlap(obs, models, 2, groups, cfg) >= 0.5
-    assert head_on_overlap(obs, models, 2, groups, replace(cfg, min_view_cos=0.0)) == 0.0
+    assert (
+        head_on_overlap(
+            obs, models, 2, groups, replace(cfg, cleanup=CleanupConfig(min_view_cos=0.0))
+        )
+        == 0.0
+    )
     # A part that really moves otherwise (half as far) is not explained where seen
     # head-on.
     half = joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q / 2)
@@ -226,8 +234,15 @@ def test_preview_scoring_keeps_the_winner_of_full_scoring():
         (joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q * s), np.arange(5)) for s in scales
     ]
     remaining = np.ones(len(obs.anchors), bool)
-    cfg = ArticulateConfig(view_scale_range=0.0, ransac_preview_points=10, ransac_finalists=2)
-    full = best_hypothesis(obs, hyps, remaining, replace(cfg, ransac_preview_points=10**6))
+    cfg = ArticulateConfig(
+        proposals=ProposalConfig(view_scale_range=0.0, ransac_preview_points=10, ransac_finalists=2)
+    )
+    full = best_hypothesis(
+        obs,
+        hyps,
+        remaining,
+        replace(cfg, proposals=replace(cfg.proposals, ransac_preview_points=10**6)),
+    )
     fast = best_hypothesis(obs, hyps, remaining, cfg)
     assert fast[0] == full[0] == len(obs.anchors)
     # The first of the two equal true hypotheses wins, with or without the preview.
