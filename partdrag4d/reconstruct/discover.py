@@ -23,6 +23,7 @@ pixels than its parameters cost), and rounds repeat while one is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import cv2
@@ -32,9 +33,11 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from partdrag4d.containers import CameraRig, SceneMesh
-from partdrag4d.reconstruct.joints import joint_transforms
+from partdrag4d.reconstruct.joints import JointSelectConfig, joint_transforms
 from partdrag4d.reconstruct.model import Model, fit_parent_joint, folded, part_points
+from partdrag4d.reconstruct.model_score import Score
 from partdrag4d.reconstruct.render_compare import (
+    RenderCompareConfig,
     consistent_flow,
     matched_gray,
     structure_tensor,
@@ -74,6 +77,8 @@ class DiscoverConfig:
     """A face moves unexplained when at least this share of its pixels do."""
     link_radius: float = 0.02
     """Candidate faces closer than this (fraction of the bbox diagonal) are one candidate."""
+    link_points: int = 4000
+    """Most vertices linked by proximity (evenly spaced; the others join the nearest)."""
     min_evidence: int = 50
     """Smallest candidate: pixels (over all views and frames) moving unexplained."""
 
@@ -154,8 +159,14 @@ def candidate_parts(
         return []
     # group the new faces: shared welded vertices or vertices closer than link_radius
     verts = np.unique(faces[idx])
-    pairs = cKDTree(mesh.vertices[verts]).query_pairs(cfg.link_radius * diag, output_type="ndarray")
     n = len(verts)
+    # proximity links among at most link_points of them (dense meshes: memory), the
+    # others joining the nearest of those
+    keep = np.linspace(0, n - 1, min(n, cfg.link_points)).astype(int)
+    tree = cKDTree(mesh.vertices[verts[keep]])
+    pairs = keep[tree.query_pairs(cfg.link_radius * diag, output_type="ndarray")]
+    _, near = tree.query(mesh.vertices[verts])
+    pairs = np.concatenate([pairs.reshape(-1, 2), np.stack([np.arange(n), keep[near]], 1)])
     link = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), (n, n))
     link = link + coo_matrix(
         (
@@ -193,9 +204,9 @@ def with_part(
     rig: CameraRig,
     frames: np.ndarray,
     diag: float,
-    track_cfg,
+    track_cfg: RenderCompareConfig,
     max_points: int,
-    joint_cfg,
+    joint_cfg: JointSelectConfig,
 ) -> Model | None:
     """The model with the faces ``face_mask`` as a new part, tracked with the rest held
     and hung from the parent whose joint explains it best (None: nothing to add)."""
@@ -224,16 +235,30 @@ def with_part(
     return Model(vertex_part, face_part, model.parents + (q,), model.fits + (fit,), T_world, scale)
 
 
-def discover_parts(model, model_score, mesh, rig, frames, rast, score, cfg, fit_cfg, joint_cfg):
+def discover_parts(
+    model: Model,
+    model_score: Score,
+    mesh: SceneMesh,
+    rig: CameraRig,
+    frames: np.ndarray,
+    rast,
+    score: Callable[[Model, str], Score],
+    cfg: DiscoverConfig,
+    track_cfg: RenderCompareConfig,
+    max_points: int,
+    joint_cfg: JointSelectConfig,
+) -> tuple[Model, Score]:
     """Add parts while one lowers the score (module docstring).
 
     Args:
         model: the current best model and ``model_score`` its score.
-        mesh, rig, frames: the rest mesh, cameras and videos.
+        mesh: the rest mesh; ``rig`` the cameras; ``frames`` the videos.
         rast: a rasteriser of ``mesh`` at the rig's size.
-        score: ``score(model, what) -> Score`` (the caller logs every score).
-        cfg: discovery settings; ``fit_cfg`` the model-fit settings (tracking, joint
-            points); ``joint_cfg`` joint-type selection.
+        score: ``score(model, what)`` (the caller logs every score).
+        cfg: discovery settings.
+        track_cfg: render-and-compare tracking (candidates use at most two rounds).
+        max_points: rest vertices per joint fit.
+        joint_cfg: joint-type selection.
 
     Returns:
         (model, score) after discovery.
@@ -242,14 +267,14 @@ def discover_parts(model, model_score, mesh, rig, frames, rast, score, cfg, fit_
         return model, model_score
     diag = mesh.bbox_diagonal()
     # candidates only need to be good enough to be scored: two rounds per frame
-    track_cfg = replace(fit_cfg.track, iterations=min(fit_cfg.track.iterations, 2))
+    track_cfg = replace(track_cfg, iterations=min(track_cfg.iterations, 2))
     added = 0
     while added < cfg.max_new_parts:
         seen, moved = motion_evidence(model, mesh, rig, frames, rast, cfg)
         trials = []
         for mask in candidate_parts(mesh, seen, moved, diag, cfg)[: cfg.candidates_per_round]:
             trial = with_part(
-                model, mask, mesh, rig, frames, diag, track_cfg, fit_cfg.max_joint_points, joint_cfg
+                model, mask, mesh, rig, frames, diag, track_cfg, max_points, joint_cfg
             )
             if trial is not None:
                 trials.append((trial, score(trial, f"add part_{len(trial.parents) - 1}")))

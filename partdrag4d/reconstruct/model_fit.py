@@ -26,6 +26,7 @@ the cameras, the rest mesh and the proposals only, never ground truth.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -95,7 +96,15 @@ def tracked_model(
     return replace(model, parents=parents, fits=fits, T_world=T_model, view_scale=None)
 
 
-def merged_model(model, model_score, mesh, diag, score, cfg, joint_cfg):
+def merged_model(
+    model: Model,
+    model_score: Score,
+    mesh: SceneMesh,
+    diag: float,
+    score: Callable[[Model, str], Score],
+    cfg: ModelFitConfig,
+    joint_cfg: JointSelectConfig,
+) -> tuple[Model, Score]:
     """Merge parts (last first) into their parent or nearest part while that lowers the
     score; passes repeat until none is kept (a merge can make another one pay)."""
     changed, tried = True, set()
@@ -163,11 +172,26 @@ def fit_model(
             return min(options, key=lambda c: c[1].total)
 
         proposal = from_articulation(art)
+        for part in range(len(proposal.parents) - 1, 0, -1):  # a part without vertices
+            if not np.any(proposal.vertex_part == part):  # moves nothing: it goes
+                proposal = folded(
+                    proposal, part, mesh.vertices, diag, cfg.max_joint_points, joint_cfg
+                )
         tracked = tracked_model(proposal, mesh, rig, frames, diag, cfg, joint_cfg)
         candidates = [with_amplitudes(proposal, "proposal"), with_amplitudes(tracked, "tracked")]
         best, best_score = min(candidates, key=lambda c: c[1].total)
         grown, grown_score = discover_parts(
-            best, best_score, mesh, rig, frames, rast, score, cfg.discover, cfg, joint_cfg
+            best,
+            best_score,
+            mesh,
+            rig,
+            frames,
+            rast,
+            score,
+            cfg.discover,
+            cfg.track,
+            cfg.max_joint_points,
+            joint_cfg,
         )
         if grown is not best:  # parts were added: all parts tracked together again
             retracked = tracked_model(grown, mesh, rig, frames, diag, cfg, joint_cfg)

@@ -256,7 +256,8 @@ def track_parts(
     from partdrag4d.render.rasterizer import Rasterizer
 
     cfg = cfg or RenderCompareConfig()
-    P, T = int(vertex_part.max()) + 1, frames.shape[1]
+    T = frames.shape[1]
+    P = held.shape[1] if held is not None else max([int(vertex_part.max()), *moving]) + 1
     poses = np.tile(np.eye(4), (T, P, 1, 1)) if held is None else held.copy()
     poses[:, moving] = np.eye(4)
     with Rasterizer(mesh, rig.width, rig.height) as rast:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -178,3 +180,28 @@ def _hinge_origin(motion: np.ndarray) -> np.ndarray:
     R, t = motion[-1, :3, :3], motion[-1, :3, 3]
     o, *_ = np.linalg.lstsq(np.eye(3) - R, t, rcond=1e-9)
     return o
+
+
+def test_a_proposed_part_without_vertices_is_dropped(tmp_path):
+    mesh, vertex_part, rig, frames, axis, motion = _door_video(tmp_path, 40.0)
+    values = np.radians(np.linspace(0, 40.0, T))
+    art = _proposal(mesh, vertex_part, axis, _hinge_origin(motion), values, None)
+    ghost = Joint(
+        "joint_2",
+        JointType.PRISMATIC,
+        "base",
+        "part_2",
+        np.array([0.0, 0, 1]),
+        np.zeros(3),
+        np.linspace(0, 0.1, T),
+        (0.0, 0.1),
+    )
+    art = dataclasses.replace(
+        art,
+        part_names=(*art.part_names, "part_2"),
+        joints=(*art.joints, ghost),
+        T_world_part=np.concatenate([art.T_world_part, art.T_world_part[:, :1]], axis=1),
+    )
+    out = fit_model(art, mesh, rig, frames, CFG, JCFG)
+    assert len(out.joints) == 1 and out.part_names == ("base", "part_1")
+    assert axis_angle_deg(out.joints[0].axis, axis) < 0.5
