@@ -213,3 +213,21 @@ def make_scene(
         np.array(frames), 10.0, cams, p2, drags.visible, None, rgt if with_gt else None
     )
     return scene, videos
+
+
+def render_clips(mesh, vertex_part, rig: CameraRig, T_world_part) -> np.ndarray:
+    """Frames (V, T, H, W, 3) of ``mesh`` with every part at its pose per frame
+    (``T_world_part``: T, P, 4, 4), seen by every camera of ``rig``."""
+    from partdrag4d.assets.kinematics import move_vertices
+
+    with Rasterizer(mesh, rig.width, rig.height) as rast:
+        clips = [
+            [
+                rast.render(
+                    rig.K[v], rig.T_cam_world[v], move_vertices(mesh.vertices, vertex_part, Tp)
+                ).rgb
+                for Tp in T_world_part
+            ]
+            for v in range(rig.num_views)
+        ]
+    return np.array(clips)

@@ -6,8 +6,9 @@ import dataclasses
 
 import numpy as np
 import pytest
+from recon_scenes import render_clips
 
-from partdrag4d.assets.kinematics import forward_kinematics, move_vertices, posed_mesh
+from partdrag4d.assets.kinematics import forward_kinematics, posed_mesh
 from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
 from partdrag4d.assets.urdf import load_urdf
 from partdrag4d.config import RigConfig
@@ -16,7 +17,6 @@ from partdrag4d.reconstruct.joints import JointFit, JointSelectConfig
 from partdrag4d.reconstruct.lines import axis_angle_deg
 from partdrag4d.reconstruct.model import Model, compose, folded, joints_from_poses
 from partdrag4d.reconstruct.model_fit import ModelFitConfig, fit_model
-from partdrag4d.render.rasterizer import Rasterizer
 from partdrag4d.scene.cameras import orbit_rig
 
 T = 6
@@ -87,24 +87,8 @@ def _door_video(tmp_path, degrees: float):
         "z",
         RigFront(-70.0, 30.0, "config", "test"),
     )
-    with Rasterizer(mesh, rig.width, rig.height) as rast:
-        frames = np.stack(
-            [
-                np.stack(
-                    [
-                        rast.render(
-                            rig.K[v],
-                            rig.T_cam_world[v],
-                            move_vertices(
-                                mesh.vertices, vertex_part, np.stack([np.eye(4), motion[t]])
-                            ),
-                        ).rgb
-                        for t in range(T)
-                    ]
-                )
-                for v in range(3)
-            ]
-        )
+    poses = np.stack([np.broadcast_to(np.eye(4), motion.shape), motion], axis=1)
+    frames = render_clips(mesh, vertex_part, rig, poses)
     axis = forward_kinematics(asset)[joint.parent][:3, :3] @ joint.axis
     return mesh, vertex_part, rig, frames, axis, motion
 

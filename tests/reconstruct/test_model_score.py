@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from recon_scenes import render_clips
 
-from partdrag4d.assets.kinematics import link_poses_over_time, move_vertices, posed_mesh
+from partdrag4d.assets.kinematics import link_poses_over_time, posed_mesh
 from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
 from partdrag4d.assets.urdf import load_urdf
 from partdrag4d.config import RigConfig
 from partdrag4d.containers import RigFront
 from partdrag4d.reconstruct.model_score import Hypothesis, score_hypothesis
-from partdrag4d.render.rasterizer import Rasterizer
 from partdrag4d.scene.cameras import orbit_rig
 
 T = 4
@@ -38,22 +38,7 @@ def _scene(tmp_path, category: str, seed: int, fraction: float):
         "z",
         RigFront(-90.0, 25.0, "config", "test"),
     )
-    with Rasterizer(mesh, rig.width, rig.height) as rast:
-        frames = np.stack(
-            [
-                np.stack(
-                    [
-                        rast.render(
-                            rig.K[v],
-                            rig.T_cam_world[v],
-                            move_vertices(mesh.vertices, truth.vertex_part, T_world_part[t]),
-                        ).rgb
-                        for t in range(T)
-                    ]
-                )
-                for v in range(rig.num_views)
-            ]
-        )
+    frames = render_clips(mesh, truth.vertex_part, rig, T_world_part)
     return mesh, rig, frames, truth
 
 
