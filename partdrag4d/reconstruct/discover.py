@@ -33,8 +33,8 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from partdrag4d.containers import CameraRig, SceneMesh
-from partdrag4d.reconstruct.joints import JointSelectConfig, joint_transforms
-from partdrag4d.reconstruct.model import Model, fit_parent_joint, folded, part_points
+from partdrag4d.reconstruct.joints import JointSelectConfig
+from partdrag4d.reconstruct.model import Model, fit_motion, fit_parent_joint, folded, part_points
 from partdrag4d.reconstruct.model_score import Score
 from partdrag4d.reconstruct.render_compare import (
     RenderCompareConfig,
@@ -43,7 +43,7 @@ from partdrag4d.reconstruct.render_compare import (
     structure_tensor,
     track_parts,
 )
-from partdrag4d.reconstruct.segment import weld
+from partdrag4d.reconstruct.segment import face_adjacency, weld
 
 
 @dataclass
@@ -147,8 +147,7 @@ def candidate_parts(
     F = len(faces)
     face_new = (seen >= cfg.min_seen) & (moved >= cfg.min_ratio * seen)
     rep = weld(mesh.vertices, 1e-6 * diag)
-    inc = coo_matrix((np.ones(3 * F), (np.repeat(np.arange(F), 3), rep[faces].ravel()))).tocsr()
-    ncomp, comp = connected_components(inc @ inc.T, directed=False)
+    ncomp, comp = connected_components(face_adjacency(rep, faces), directed=False)
     # a welded component that moves unexplained as a whole is new as a whole
     comp_seen = np.bincount(comp, seen, minlength=ncomp)
     comp_moved = np.bincount(comp, moved, minlength=ncomp)
@@ -227,7 +226,7 @@ def with_part(
         poses[:, P], X, {k: model.T_world[:, k] for k in range(P)}, diag, joint_cfg
     )
     fit = replace(fit, source="render-compare")
-    T_new = model.T_world[:, q] @ joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
+    T_new = model.T_world[:, q] @ fit_motion(fit)
     T_world = np.concatenate([model.T_world, T_new[:, None]], axis=1)
     scale = model.view_scale
     if scale is not None:

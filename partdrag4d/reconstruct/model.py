@@ -42,11 +42,7 @@ class Model:
         T = self.T_world.shape[0]
         out = []
         for scale in view_scale:
-            fits = tuple(
-                None if f is None else replace(f, values=f.values * scale[p])
-                for p, f in enumerate(self.fits)
-            )
-            out.append(compose(self.parents, fits, T))
+            out.append(compose(self.parents, scaled_fits(self.fits, scale), T))
         return np.stack(out)
 
     def hypothesis(self) -> Hypothesis:
@@ -55,12 +51,23 @@ class Model:
         return Hypothesis(self.vertex_part, self.view_poses(self.view_scale))
 
 
+def fit_motion(fit: JointFit) -> Float[np.ndarray, "T 4 4"]:
+    """The joint's relative motion per frame (child in its parent's frame)."""
+    return joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
+
+
+def scaled_fits(fits: tuple[JointFit | None, ...], factors: np.ndarray) -> tuple:
+    """The joints with every part's values multiplied by its factor."""
+    return tuple(
+        None if f is None else replace(f, values=f.values * factors[p]) for p, f in enumerate(fits)
+    )
+
+
 def compose(parents: tuple[int, ...], fits: tuple[JointFit | None, ...], T: int) -> np.ndarray:
     """World poses (T, P, 4, 4) of a tree of joints, parents before children."""
     out = np.tile(np.eye(4), (T, len(parents), 1, 1))
     for p in range(1, len(parents)):
-        f = fits[p]
-        out[:, p] = out[:, parents[p]] @ joint_transforms(f.type, f.axis, f.origin, f.values)
+        out[:, p] = out[:, parents[p]] @ fit_motion(fits[p])
     return out
 
 
@@ -110,7 +117,7 @@ def joints_from_poses(
         pool = range(p) if parents is None else [parents[p]]
         q, fit = fit_parent_joint(poses[:, p], X, {q: T_model[:, q] for q in pool}, diag, joint_cfg)
         fit = replace(fit, source=source)
-        T_model[:, p] = T_model[:, q] @ joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
+        T_model[:, p] = T_model[:, q] @ fit_motion(fit)
         par.append(q)
         fits.append(fit)
     return tuple(par), tuple(fits), T_model
@@ -172,10 +179,7 @@ def folded(
                 T_world[:, i], X, {parents[i]: T_model[:, parents[i]]}, diag, joint_cfg
             )
             fits[i] = replace(fit, source=fits[i].source)
-        f = fits[i]
-        T_model[:, i] = T_model[:, parents[i]] @ joint_transforms(
-            f.type, f.axis, f.origin, f.values
-        )
+        T_model[:, i] = T_model[:, parents[i]] @ fit_motion(fits[i])
     scale = None if model.view_scale is None else model.view_scale[:, keep]
     return Model(vertex_part, face_part, parents, tuple(fits), T_model, scale)
 

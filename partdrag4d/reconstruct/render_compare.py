@@ -182,6 +182,34 @@ def part_matches(
     return X, uv, np.full(len(rows), view), info[rows, cols]
 
 
+def view_matches(
+    rast,
+    rig: CameraRig,
+    view: int,
+    verts: Float[np.ndarray, "N 3"],
+    vertex_part: Int[np.ndarray, "N"],
+    frame: UInt8[np.ndarray, "H W 3"],
+    parts: list[int],
+    cfg: RenderCompareConfig,
+) -> dict[int, tuple[np.ndarray, ...]]:
+    """Render the posed mesh in one view, flow from the render to the frame, and the
+    raw matches (X, uv, view, information) of each of ``parts`` there."""
+    out = rast.render(rig.K[view], rig.T_cam_world[view], verts, vertex_part)
+    a, b = matched_gray(out.rgb, frame, out.mask)
+    flow, ok = consistent_flow(a, b, cfg.fb_max_px)
+    info = structure_tensor(a, cfg.structure_sigma_px)
+    return {p: part_matches(out, flow, ok, info, p, view, cfg) for p in parts}
+
+
+def to_matches(found: list[tuple[np.ndarray, ...]], cfg: RenderCompareConfig) -> Matches | None:
+    """Raw matches of one part (from one or more views) as :class:`Matches`, or None
+    with fewer than ``min_matches``."""
+    X, uv, view, info = (np.concatenate(x) for x in zip(*found, strict=True))
+    if len(X) < cfg.min_matches:
+        return None
+    return Matches(X, uv, view, sqrt_information(info, cfg.info_floor))
+
+
 def register_frame(
     rast,
     rig: CameraRig,
@@ -212,20 +240,14 @@ def register_frame(
     T_parts = T_parts.copy()
     for _ in range(cfg.iterations):
         verts = move_vertices(rest, vertex_part, T_parts)
-        found: dict[int, list[tuple[np.ndarray, ...]]] = {p: [] for p in solve}
-        for v in range(rig.num_views):
-            out = rast.render(rig.K[v], rig.T_cam_world[v], verts, vertex_part)
-            a, b = matched_gray(out.rgb, frames[v], out.mask)
-            flow, ok = consistent_flow(a, b, cfg.fb_max_px)
-            info = structure_tensor(a, cfg.structure_sigma_px)
-            for p in solve:
-                found[p].append(part_matches(out, flow, ok, info, p, v, cfg))
+        per_view = [
+            view_matches(rast, rig, v, verts, vertex_part, frames[v], solve, cfg)
+            for v in range(rig.num_views)
+        ]
         for p in solve:
-            X, uv, view, info = (np.concatenate(x) for x in zip(*found[p], strict=True))
-            if len(X) < cfg.min_matches:
-                continue
-            m = Matches(X, uv, view, sqrt_information(info, cfg.info_floor))
-            T_parts[p] = solve_pose(T_parts[p], m, rig, cfg)
+            m = to_matches([found[p] for found in per_view], cfg)
+            if m is not None:
+                T_parts[p] = solve_pose(T_parts[p], m, rig, cfg)
     return T_parts
 
 

@@ -41,7 +41,7 @@ def weld(vertices: Float[np.ndarray, "N 3"], tol: float) -> Int[np.ndarray, "N"]
     return inv.reshape(-1)
 
 
-def _face_adjacency(rep: np.ndarray, faces: np.ndarray):
+def face_adjacency(rep: np.ndarray, faces: np.ndarray):
     """Faces sharing a (welded) vertex are adjacent (sparse F x F)."""
     F = len(faces)
     inc = coo_matrix(
@@ -105,7 +105,7 @@ def label_faces(
     np.add.at(votes, (tri[on], point_part[on]), 1.0)
     label = np.where(votes.sum(1) > 0, votes.argmax(1), -1)
     rep = weld(vertices, cfg.weld_tolerance * diag)
-    adj = _face_adjacency(rep, faces)
+    adj = face_adjacency(rep, faces)
     ncomp, comp = connected_components(adj, directed=False)
     weak = []
     for c in range(ncomp):

@@ -22,16 +22,13 @@ from jaxtyping import Float
 
 from partdrag4d.containers import CameraRig, JointType, SceneMesh
 from partdrag4d.reconstruct.joints import JointFit
-from partdrag4d.reconstruct.model import Model, compose
+from partdrag4d.reconstruct.model import Model, compose, scaled_fits
 from partdrag4d.reconstruct.pose import pinhole_jacobian, project
 from partdrag4d.reconstruct.render_compare import (
     Matches,
     RenderCompareConfig,
-    consistent_flow,
-    matched_gray,
-    part_matches,
-    sqrt_information,
-    structure_tensor,
+    to_matches,
+    view_matches,
 )
 from partdrag4d.reconstruct.se3 import invert_T, transform_points
 
@@ -90,15 +87,14 @@ def view_values(
     for t in range(1, T):
         verts = move_vertices(mesh.vertices, model.vertex_part, model.T_world[t])
         for v in range(V):
-            rend = rast.render(rig.K[v], rig.T_cam_world[v], verts, model.vertex_part)
-            a, b = matched_gray(rend.rgb, frames[v, t], rend.mask)
-            flow, ok = consistent_flow(a, b, track_cfg.fb_max_px)
-            info = structure_tensor(a, track_cfg.structure_sigma_px)
-            for p in range(1, P):
-                X, uv, view, inf = part_matches(rend, flow, ok, info, p, v, track_cfg)
-                if len(X) < track_cfg.min_matches:
+            parts = list(range(1, P))
+            found = view_matches(
+                rast, rig, v, verts, model.vertex_part, frames[v, t], parts, track_cfg
+            )
+            for p in parts:
+                m = to_matches([found[p]], track_cfg)
+                if m is None:
                     continue
-                m = Matches(X, uv, view, sqrt_information(inf, track_cfg.info_floor))
                 fit = model.fits[p]
                 T_parent = model.T_world[t, model.parents[p]]
                 step = value_step(fit, T_parent, m, rig, model.T_world[t, p], track_cfg.huber_px)
@@ -133,10 +129,7 @@ def fit_view_scales(
                 s = float(np.sum(q[v, ok, p] * shared[ok])) / den
                 scale[v, p] = np.clip(s, 1.0 - cfg.scale_range, 1.0 + cfg.scale_range)
     mean = np.exp(np.log(scale).mean(0))  # per part
-    fits = tuple(
-        None if f is None else replace(f, values=f.values * mean[p])
-        for p, f in enumerate(model.fits)
-    )
+    fits = scaled_fits(model.fits, mean)
     return replace(
         model,
         fits=fits,

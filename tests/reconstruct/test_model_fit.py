@@ -93,6 +93,21 @@ def _door_video(tmp_path, degrees: float):
     return mesh, vertex_part, rig, frames, axis, motion
 
 
+def _lift(child: str, height: float) -> Joint:
+    """A slide of ``child`` straight up from the base by ``height`` over the clip."""
+    values = np.linspace(0, height, T)
+    return Joint(
+        "joint_2",
+        JointType.PRISMATIC,
+        "base",
+        child,
+        np.array([0.0, 0, 1]),
+        np.zeros(3),
+        values,
+        (0.0, height),
+    )
+
+
 def _proposal(mesh, vertex_part, axis, origin, values, extra: np.ndarray | None) -> Articulation:
     """A proposal: the door with the given joint, plus (``extra``) a static chunk of the
     body proposed as a moving part."""
@@ -102,18 +117,7 @@ def _proposal(mesh, vertex_part, axis, origin, values, extra: np.ndarray | None)
     ]
     if extra is not None:
         labels[extra] = 2
-        joints.append(
-            Joint(
-                "joint_2",
-                JointType.PRISMATIC,
-                "base",
-                "part_2",
-                np.array([0.0, 0, 1]),
-                np.zeros(3),
-                np.linspace(0, 1e-4, T),
-                (0.0, 1e-4),
-            )
-        )
+        joints.append(_lift("part_2", 1e-4))
     P = int(labels.max()) + 1
     parents = (-1,) + (0,) * (P - 1)
     fits = (None,) + tuple(JointFit(j.type, j.axis, j.origin, j.values, 0.0) for j in joints)
@@ -170,16 +174,7 @@ def test_a_proposed_part_without_vertices_is_dropped(tmp_path):
     mesh, vertex_part, rig, frames, axis, motion = _door_video(tmp_path, 40.0)
     values = np.radians(np.linspace(0, 40.0, T))
     art = _proposal(mesh, vertex_part, axis, _hinge_origin(motion), values, None)
-    ghost = Joint(
-        "joint_2",
-        JointType.PRISMATIC,
-        "base",
-        "part_2",
-        np.array([0.0, 0, 1]),
-        np.zeros(3),
-        np.linspace(0, 0.1, T),
-        (0.0, 0.1),
-    )
+    ghost = _lift("part_2", 0.1)
     art = dataclasses.replace(
         art,
         part_names=(*art.part_names, "part_2"),
