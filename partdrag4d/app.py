@@ -66,5 +66,10 @@ def _main(dcfg: DictConfig) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: ``partdrag4d view RUN_DIR`` opens the viewer, anything
+    else is the Hydra app (``partdrag4d [overrides]``)."""
+    if len(sys.argv) > 1 and sys.argv[1] == "view":
+        from partdrag4d.viewer.cli import main as view
+
+        sys.exit(view(sys.argv[2:]))
     _main()

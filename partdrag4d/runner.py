@@ -122,7 +122,7 @@ def _stage_table() -> dict[str, Stage]:
         Stage("evaluate", "1", ("prepare", "articulate"), lambda c: {}, _evaluate),
         Stage(
             "export",
-            "1",
+            "2",
             ("prepare", "generate", "articulate", "evaluate"),
             lambda c: c.export,
             _export,
@@ -299,10 +299,18 @@ def _replace(src_write: Callable[[Path], None], dest: Path) -> None:
             old.unlink(missing_ok=True)
 
 
-def _copy(src: Path) -> Callable[[Path], None]:
+def _link_or_copy(src: str, dst: str) -> None:
+    """Hard-link a file (store and run folder share the bytes), copy across devices."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _copy(src: Path, link: bool = False) -> Callable[[Path], None]:
     def write(dst: Path) -> None:
         if src.is_dir():
-            shutil.copytree(src, dst)
+            shutil.copytree(src, dst, copy_function=_link_or_copy if link else shutil.copy2)
         else:
             shutil.copy2(src, dst)
 
@@ -310,7 +318,12 @@ def _copy(src: Path) -> Callable[[Path], None]:
 
 
 def materialize(result: RunResult, inputs: _LazyInputs, out_dir: Path) -> None:
-    """Copy what users look at from the store into ``out_dir`` and write the index."""
+    """Copy what users look at from the store into ``out_dir`` and write the index.
+
+    The run folder is self-contained: ``videos/`` (frames, MP4s, ``cameras.json``),
+    ``export/`` (GLB, URDF, ``articulation.json``, ``nerfstudio/``), the report and
+    the metrics; a viewer or another tool needs nothing else.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     if "generate" in result.artefacts:
         gen = result.artefacts["generate"]
@@ -329,5 +342,9 @@ def materialize(result: RunResult, inputs: _LazyInputs, out_dir: Path) -> None:
         for name in ("export", "report", "report.html"):
             if (exp / name).exists():
                 _replace(_copy(exp / name), out_dir / name)
+    if "generate" in result.artefacts and (result.artefacts["generate"] / "nerfstudio").is_dir():
+        # the videos as a nerfstudio dataset (world frame kept, per-frame time and view)
+        ns = result.artefacts["generate"] / "nerfstudio"
+        _replace(_copy(ns, link=True), out_dir / "export" / "nerfstudio")
     index = {"stages": [asdict(r) for r in result.records]}
     _replace(lambda p: p.write_text(json.dumps(index, indent=1)), out_dir / "artefacts.json")

@@ -64,13 +64,16 @@ class ExportPaths:
 
 def articulation_dict(art: Articulation, mesh: SceneMesh) -> dict:
     """The ``export/articulation.json`` schema: world-frame (rest) axes and origins,
-    per-frame joint values, observed limits, and the vertex count of every part."""
+    per-frame joint values (at ``fps`` frames per second), observed limits, and the
+    vertex count of every part."""
     counts = [int((art.vertex_part == p).sum()) for p in range(art.num_parts)]
     if len(art.vertex_part) != mesh.num_vertices:
         raise ValueError(f"vertex_part has {len(art.vertex_part)} labels for {mesh.num_vertices}")
     return {
         "frame": "input",
         "units": "m",
+        "fps": float(art.fps),
+        "num_frames": int(art.T_world_part.shape[0]),
         "joints": [
             {
                 "name": j.name,

@@ -18,11 +18,26 @@ Quaternions here are wxyz (project convention); writers convert at their boundar
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import numpy as np
 from jaxtyping import Float, Int
 from scipy.spatial.transform import Rotation
 
 from partdrag4d.containers import Articulation, Joint, JointType
+
+
+@runtime_checkable
+class KinematicTree(Protocol):
+    """What the tree math reads: part names (part 0 is the base) and one joint per other
+    part. An :class:`~partdrag4d.containers.Articulation` is one; so is what the viewer
+    reads back from ``export/articulation.json``."""
+
+    @property
+    def part_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def joints(self) -> tuple[Joint, ...]: ...
 
 
 def translation_matrix(t: Float[np.ndarray, "3"]) -> Float[np.ndarray, "4 4"]:
@@ -56,7 +71,7 @@ def joint_motion(
     return out
 
 
-def part_parents(art: Articulation) -> Int[np.ndarray, "P"]:
+def part_parents(art: KinematicTree) -> Int[np.ndarray, "P"]:
     """Parent part index of each part (``-1`` for the base), validated as a tree.
 
     Raises:
@@ -95,9 +110,9 @@ def topological_order(parents: Int[np.ndarray, "P"]) -> list[int]:
     return order
 
 
-def part_pivots(art: Articulation) -> Float[np.ndarray, "P 3"]:
+def part_pivots(art: KinematicTree) -> Float[np.ndarray, "P 3"]:
     """Pivot point of every part in the world frame at rest (base: the origin)."""
-    pivots = np.zeros((art.num_parts, 3))
+    pivots = np.zeros((len(art.part_names), 3))
     for i, joint in enumerate(art.joints):
         pivots[i + 1] = joint.origin
     return pivots
@@ -125,7 +140,7 @@ def local_pivot_transforms(art: Articulation) -> Float[np.ndarray, "T P 4 4"]:
 
 
 def part_poses_from_joint_values(
-    art: Articulation, values: Float[np.ndarray, "T J"]
+    art: KinematicTree, values: Float[np.ndarray, "T J"]
 ) -> Float[np.ndarray, "T P 4 4"]:
     """Forward kinematics: rest-world→world motion of every part for joint values.
 
@@ -142,7 +157,7 @@ def part_poses_from_joint_values(
     parents = part_parents(art)
     pivots = part_pivots(art)
     num_frames = values.shape[0]
-    out = np.tile(np.eye(4), (num_frames, art.num_parts, 1, 1))
+    out = np.tile(np.eye(4), (num_frames, len(art.part_names), 1, 1))
     for p in topological_order(parents):
         if parents[p] < 0:
             continue

@@ -44,6 +44,20 @@ def check_articulation_json(path: Path, num_frames: int) -> dict:
     return doc
 
 
+def _check_nerfstudio_copy(out: Path) -> None:
+    """Every (view, frame) image with its time, cameras in the world frame of cameras.json."""
+    from partdrag4d.store import read_nerfstudio_cameras
+
+    rig = json.loads((out / "videos" / "cameras.json").read_text())["views"]
+    K, T_cam_world, frames = read_nerfstudio_cameras(out / "export/nerfstudio/transforms.json")
+    assert len(frames) == len(rig) * 8
+    for k, entry in enumerate(frames):
+        assert (out / "export/nerfstudio" / entry["file_path"]).is_file()
+        assert entry["time"] == pytest.approx(entry["frame"] / 7)
+        np.testing.assert_allclose(T_cam_world[k], rig[entry["view"]]["T_cam_world"], atol=1e-9)
+        np.testing.assert_allclose(K[k], rig[entry["view"]]["K"], atol=1e-9)
+
+
 @pytest.mark.slow
 def test_default_pipeline_writes_every_output(tmp_path):
     out = tmp_path / "out"
@@ -55,6 +69,8 @@ def test_default_pipeline_writes_every_output(tmp_path):
         "export/model.glb",
         "export/urdf/model.urdf",
         "export/articulation.json",
+        "export/nerfstudio/transforms.json",
+        "videos/cameras.json",
         "metrics.json",
         "report.html",
         "artefacts.json",
@@ -65,6 +81,7 @@ def test_default_pipeline_writes_every_output(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["joint_type_accuracy"] == 1 and metrics["axis_angle_deg"] < 2.0
     assert "joint_type_accuracy" in res.stdout  # the metrics table is printed
+    _check_nerfstudio_copy(out)
     front = json.loads((out / "videos" / "cameras.json").read_text())["front"]
     assert front["source"] == "moving surface" and "rig-front" in (out / "report.html").read_text()
     again = run_app(tmp_path, "asset.category=laptop", f"out_dir={out}")
