@@ -4,13 +4,28 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v p
 VENV := .venv
 STAMP := $(VENV)/.installed
 VALIDATORS := tools/validators/node_modules/.installed
+# nerfstudio in its own venv (it pins numpy 1.26 and viser 0.2.7), with the plugin.
+NS_VENV := .venv-nerfstudio
+NS_STAMP := $(NS_VENV)/.installed
+NS_PLUGIN := plugins/nerfstudio
 
-.PHONY: demo test system lint format bench bench-reconstruct clean
+.PHONY: demo test system lint format bench bench-reconstruct nerfstudio clean
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -e '.[dev]'
 	@touch $(STAMP)
+
+$(NS_STAMP): $(NS_PLUGIN)/requirements.txt $(NS_PLUGIN)/pyproject.toml $(NS_PLUGIN)/partdrag4d_nerfstudio_torchvision.pth
+	@test -x $(NS_VENV)/bin/python || $(PYTHON) -m venv $(NS_VENV)
+	$(NS_VENV)/bin/pip install -q -r $(NS_PLUGIN)/requirements.txt
+	$(NS_VENV)/bin/pip install -q --no-deps -e $(NS_PLUGIN)
+	cp $(NS_PLUGIN)/partdrag4d_nerfstudio_torchvision.pth \
+	  "$$($(NS_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/"
+	$(NS_VENV)/bin/python -c "import nerfstudio, torchvision, partdrag4d_nerfstudio.method"
+	@touch $@
+
+nerfstudio: $(NS_STAMP)
 
 system:
 	@bash tools/setup_system.sh $(SYSTEM_NEEDS)
@@ -23,14 +38,14 @@ demo: system $(STAMP)
 	$(VENV)/bin/partdrag4d $(ARGS)
 
 test: SYSTEM_NEEDS = --test
-test: system $(STAMP) $(VALIDATORS)
-	$(VENV)/bin/ruff check partdrag4d tests tools
-	$(VENV)/bin/ruff format --check partdrag4d tests tools
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+test: system $(STAMP) $(VALIDATORS) $(NS_STAMP)
+	$(VENV)/bin/ruff check partdrag4d tests tools plugins
+	$(VENV)/bin/ruff format --check partdrag4d tests tools plugins
+	PARTDRAG4D_NERFSTUDIO=$(NS_VENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check --fix partdrag4d tests tools
-	$(VENV)/bin/ruff format partdrag4d tests tools
+	$(VENV)/bin/ruff check --fix partdrag4d tests tools plugins
+	$(VENV)/bin/ruff format partdrag4d tests tools plugins
 
 bench: system $(STAMP)
 	$(VENV)/bin/python tools/benchmarks/bench_render.py
@@ -41,4 +56,4 @@ bench-reconstruct: system $(STAMP)
 	$(VENV)/bin/python tools/benchmarks/bench_reconstruct.py --jobs 2 $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .artefacts outputs multirun tools/validators/node_modules
+	rm -rf $(VENV) $(NS_VENV) .artefacts outputs multirun tools/validators/node_modules
