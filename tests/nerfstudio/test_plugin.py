@@ -40,7 +40,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _train(ns_bin: Path, run: Path, out: Path) -> Path:
+def _train(ns_bin: Path, run: Path, out: Path, iterations: int = 30) -> Path:
     cmd = [
         str(ns_bin / "ns-train"),
         "partdrag4d-articulation",
@@ -48,7 +48,7 @@ def _train(ns_bin: Path, run: Path, out: Path) -> Path:
         "--output-dir", str(out),
         "--experiment-name", "run",
         "--timestamp", "test",
-        "--max-num-iterations", "30",
+        "--max-num-iterations", str(iterations),
         "--vis", "tensorboard",
     ]  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=out.parent)
@@ -133,3 +133,21 @@ def test_train_then_view_with_time_and_joint_sliders(ns_bin, tmp_path):
     assert (changed & ~binary_dilation(moving, iterations=4)).mean() < 0.002  # nothing else
     back = np.abs(at_0.astype(int) - by_hand.astype(int)).max(axis=2) > 30
     assert back.mean() < 0.01, "joint sliders at 0 do not give the rest pose"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["drawer", "static"])
+def test_fitted_colours_explain_the_videos(ns_bin, tmp_path, case):
+    """A prismatic joint and a result with no moving part train and evaluate too, and the
+    fitted colours explain the videos better than the initial ones."""
+    run = tmp_path / "run"
+    write_run_folder(case, run)
+    psnr = {}
+    for iterations in (1, 100):
+        config = _train(ns_bin, run, tmp_path / f"ns_{iterations}", iterations)
+        out = tmp_path / f"eval_{iterations}.json"
+        cmd = [str(ns_bin / "ns-eval"), "--load-config", str(config), "--output-path", str(out)]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+        psnr[iterations] = json.loads(out.read_text())["results"]["psnr"]
+    assert psnr[100] > psnr[1] + 3.0, psnr  # the fit explains the videos better
