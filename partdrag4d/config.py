@@ -12,10 +12,13 @@ Library code receives these dataclasses (``OmegaConf.to_object``), never a DictC
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from partdrag4d.assets.procedural import CATEGORIES
+from partdrag4d.config_checks import COUNT, FRACTION, SIGNED, OneOf, Range
 from partdrag4d.export.bundle import ExportConfig
 from partdrag4d.generator.backend import PuppetMasterConfig
 from partdrag4d.reconstruct.articulate import ArticulateConfig
@@ -28,6 +31,8 @@ from partdrag4d.store.store import CacheMode
 @dataclass
 class AssetConfig:
     """Base schema of the ``asset`` group: where the object comes from."""
+
+    CHECKS: ClassVar[dict] = {"up_axis": OneOf(("z", "y"))}
 
     _target_: str = MISSING
     """Loader ``f(cfg) -> LoadedAsset`` (see partdrag4d.scene.assets)."""
@@ -42,6 +47,8 @@ class AssetConfig:
 class ProceduralAssetConfig(AssetConfig):
     """A procedurally generated articulated object, written as a URDF folder and loaded
     through the URDF loader like any user asset."""
+
+    CHECKS: ClassVar[dict] = {**AssetConfig.CHECKS, "category": OneOf(CATEGORIES)}
 
     _target_: str = "partdrag4d.scene.assets.load_procedural_asset"
     category: str = "cabinet"
@@ -77,6 +84,12 @@ class MeshAssetConfig(AssetConfig):
 class DragsConfig:
     """Base schema of the ``drags`` group: what motion is requested, over how many frames."""
 
+    CHECKS: ClassVar[dict] = {
+        "num_frames": Range(2, 1000, integer=True),
+        "fps": Range(0.0, 1000.0, lo_open=True),
+        "max_drags": Range(1, 64, integer=True),
+    }
+
     _target_: str = MISSING
     """Drag source ``f(cfg, asset, rng) -> DragPlan`` (scene/drags.py)."""
     num_frames: int = 14
@@ -90,6 +103,14 @@ class DragsConfig:
 @dataclass
 class GtDragsConfig(DragsConfig):
     """Drags sampled from the asset's own joints (assets with joints only)."""
+
+    CHECKS: ClassVar[dict] = {
+        **DragsConfig.CHECKS,
+        "target_fraction_min": FRACTION,
+        "target_fraction_max": FRACTION,
+        "max_moving_joints": COUNT,
+    }
+    RELATIONS: ClassVar[tuple] = (("target_fraction_min", "<=", "target_fraction_max"),)
 
     _target_: str = "partdrag4d.scene.drags.drags_from_joints"
     target_fraction_min: float = 0.5
@@ -107,6 +128,8 @@ class GtDragsConfig(DragsConfig):
 class FileDragsConfig(DragsConfig):
     """Drags read from a JSON file (schema in README.md, "Drag files")."""
 
+    CHECKS: ClassVar[dict] = {**DragsConfig.CHECKS, "surface_tolerance": FRACTION}
+
     _target_: str = "partdrag4d.scene.drags.drags_from_file"
     path: str = MISSING
     """Path to the drag JSON."""
@@ -120,6 +143,20 @@ class FileDragsConfig(DragsConfig):
 @dataclass
 class RigConfig:
     """Orbit rig of V calibrated views looking at the object's bounding-box centre."""
+
+    CHECKS: ClassVar[dict] = {
+        "num_views": Range(1, 64, integer=True),
+        "width": Range(16, 4096, integer=True),
+        "height": Range(16, 4096, integer=True),
+        "fov_deg": Range(1.0, 170.0),
+        "elevation_deg": Range(-89.0, 89.0),
+        "front": OneOf(("auto", "fixed")),
+        "front_azimuth_deg": SIGNED,
+        "front_search_step_deg": Range(1.0, 360.0),
+        "front_probe_size": Range(16, 1024, integer=True),
+        "azimuth_spread_deg": Range(0.0, 360.0, lo_open=True),
+        "margin": Range(1.0, 100.0),
+    }
 
     num_views: int = 4
     """V, number of views."""
@@ -159,6 +196,14 @@ class RigConfig:
 class DegradeConfig:
     """Seeded imitation of what generated videos get wrong (off by default)."""
 
+    CHECKS: ClassVar[dict] = {
+        "noise_std": FRACTION,
+        "blur_sigma_px": Range(0.0, 50.0),
+        "drift": FRACTION,
+        "amplitude_error": FRACTION,
+        "jitter": Range(0.0, 100.0),
+    }
+
     enabled: bool = False
     """Apply the degradations below."""
     noise_std: float = 0.02
@@ -184,6 +229,8 @@ class GeneratorConfig:
 @dataclass
 class RenderGeneratorConfig(GeneratorConfig):
     """Render the ground-truth animation of the asset (needs an asset with joints)."""
+
+    CHECKS: ClassVar[dict] = {"background": FRACTION, "samples": Range(0, 16, integer=True)}
 
     _target_: str = "partdrag4d.generate.render_backend.generate_render"
     background: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
@@ -226,6 +273,11 @@ class PathsConfig:
 @dataclass
 class RuntimeConfig:
     """How the run executes."""
+
+    CHECKS: ClassVar[dict] = {
+        "cache": OneOf(tuple(m.value for m in CacheMode)),
+        "num_threads": Range(0, 1024, integer=True),
+    }
 
     seed: int = 0
     """Seed of every stage (each stage derives its own generator from it)."""

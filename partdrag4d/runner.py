@@ -24,8 +24,11 @@ from typing import Any
 import numpy as np
 
 from partdrag4d.config import STAGES, PipelineConfig
+from partdrag4d.config_checks import check_config
 from partdrag4d.containers import Articulation, SceneInput, Tracks, VideoSet
 from partdrag4d.errors import InputError
+from partdrag4d.store.code_version import source_hash
+from partdrag4d.store.run_folder import check_writable, place, write_run_folder
 from partdrag4d.store.serialize import FileTree, Metrics
 from partdrag4d.store.store import ArtefactStore, CacheMode, Manifest, cache_key, peak_memory_mb
 
@@ -46,6 +49,24 @@ class Stage:
     """The part of the job config that determines the output (hashed into the key)."""
     run: StageFn
     """``run(cfg, inputs, rng) -> artefact``; ``inputs`` maps upstream names to artefacts."""
+    modules: tuple[str, ...] = ()
+    """Modules the stage runs; with every module of the config's ``_target_`` s and the
+    package modules they import, their source is hashed into the code version."""
+
+    def code_version(self, stage_cfg: Any) -> str:
+        """``<version>+<source hash>`` (:mod:`partdrag4d.store.code_version`)."""
+        targets = tuple(t.rpartition(".")[0] for t in _targets(_plain(stage_cfg)))
+        return f"{self.version}+{source_hash(tuple(sorted({*self.modules, *targets})))}"
+
+
+def _targets(plain: Any) -> list[str]:
+    """Every ``_target_`` string in a plain (JSON-like) config."""
+    if isinstance(plain, dict):
+        found = [plain["_target_"]] if isinstance(plain.get("_target_"), str) else []
+        return found + [t for v in plain.values() for t in _targets(v)]
+    if isinstance(plain, list):
+        return [t for v in plain for t in _targets(v)]
+    return []
 
 
 # --------------------------------------------------------------------------- stage adapters
@@ -95,14 +116,18 @@ def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Fi
     scene: SceneInput = inputs["prepare"]
     metrics = inputs["evaluate"].values or None
     scratch = Path(tempfile.mkdtemp(prefix="partdrag4d-export-"))
-    export_all(
-        inputs["articulate"],
-        scene.mesh,
-        inputs["generate"],
-        metrics,
-        scratch,
-        replace(cfg, name=cfg.name or scene.name),
-    )
+    try:
+        export_all(
+            inputs["articulate"],
+            scene.mesh,
+            inputs["generate"],
+            metrics,
+            scratch,
+            replace(cfg, name=cfg.name or scene.name),
+        )
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
     return FileTree(scratch)  # moved into the store by the writer
 
 
@@ -113,19 +138,39 @@ def _stage_table() -> dict[str, Stage]:
         return PrepareConfig(asset=c.asset, drags=c.drags, rig=c.rig)
 
     stages = [
-        Stage("prepare", "2", (), prepare_cfg, _prepare),
+        Stage("prepare", "2", (), prepare_cfg, _prepare, ("partdrag4d.scene.prepare",)),
         Stage("generate", "1", ("prepare",), lambda c: c.generator, _generate),
-        Stage("track", "1", ("prepare", "generate"), lambda c: c.track, _track),
         Stage(
-            "articulate", "2", ("prepare", "generate", "track"), lambda c: c.articulate, _articulate
+            "track",
+            "1",
+            ("prepare", "generate"),
+            lambda c: c.track,
+            _track,
+            ("partdrag4d.reconstruct.track",),
         ),
-        Stage("evaluate", "1", ("prepare", "articulate"), lambda c: {}, _evaluate),
+        Stage(
+            "articulate",
+            "2",
+            ("prepare", "generate", "track"),
+            lambda c: c.articulate,
+            _articulate,
+            ("partdrag4d.reconstruct.articulate",),
+        ),
+        Stage(
+            "evaluate",
+            "1",
+            ("prepare", "articulate"),
+            lambda c: {},
+            _evaluate,
+            ("partdrag4d.evaluate.metrics",),
+        ),
         Stage(
             "export",
             "2",
             ("prepare", "generate", "articulate", "evaluate"),
             lambda c: c.export,
             _export,
+            ("partdrag4d.export.bundle",),
         ),
     ]
     return {s.name: s for s in stages}
@@ -194,19 +239,27 @@ def check_stages(requested: list[str]) -> list[str]:
     """``stages=[...]`` must be a prefix of the pipeline's stage order."""
     for i, name in enumerate(requested):
         if name not in STAGES:
-            raise InputError("stages", name, f"unknown stage; stages are {list(STAGES)}")
+            raise InputError(
+                "config", "stages", f"unknown stage {name!r}; stages are {list(STAGES)}"
+            )
         if STAGES[i] != name:
             raise InputError(
+                "config",
                 "stages",
-                str(requested),
-                f"must be a prefix of {list(STAGES)} (stage {i} is {STAGES[i]!r})",
+                f"{requested} must be a prefix of {list(STAGES)} (stage {i} is {STAGES[i]!r})",
             )
     return list(requested)
 
 
 def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
-    """Run ``cfg.stages`` with caching, then write the outputs into ``out_dir``."""
+    """Run ``cfg.stages`` with caching, then write the outputs into ``out_dir``.
+
+    The whole config is checked first (:func:`partdrag4d.config_checks.check_config`):
+    a bad value stops the run before anything is computed or written.
+    """
+    check_config(cfg)
     names = check_stages(cfg.stages)
+    check_writable(Path(out_dir), "out_dir", estimated_bytes(cfg))
     table = _stage_table()
     if cfg.runtime.cache not in {m.value for m in CacheMode}:
         raise InputError("runtime.cache", cfg.runtime.cache, "must be use, refresh or off")
@@ -216,7 +269,10 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
         tmp_root = tempfile.mkdtemp(prefix="partdrag4d-nocache-")
         store = ArtefactStore(Path(tmp_root), mode)
     else:
-        store = ArtefactStore(Path(cfg.paths.cache_dir).expanduser(), mode)
+        cache_dir = Path(cfg.paths.cache_dir).expanduser()
+        check_writable(cache_dir, "paths.cache_dir", estimated_bytes(cfg))
+        store = ArtefactStore(cache_dir, mode)
+        store.clean_tmp(max_age_s=60.0)
     if not cfg.runtime.progress:
         os.environ["TQDM_DISABLE"] = "1"
     try:
@@ -227,7 +283,8 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
             stage_cfg = stage.config(cfg)
             upstream = [inputs.keys[u] for u in stage.upstream]
             seed = stage_seed(cfg.runtime.seed, name)
-            key = cache_key(name, stage.version, _plain(stage_cfg), upstream, seed)
+            code = stage.code_version(stage_cfg)
+            key = cache_key(name, code, _plain(stage_cfg), upstream, seed)
             with store.lock(key):
                 artefact = None
                 hit = mode is CacheMode.USE and store.has(key)
@@ -245,6 +302,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
                         seed=seed,
                         wall_time_s=time.perf_counter() - start,
                         peak_memory_mb=peak_memory_mb(),
+                        code_version=code,
                     )
                     store.write(manifest, artefact)
             inputs.put(name, key, artefact)
@@ -281,70 +339,42 @@ def _kind(artefact: Any) -> str:
 # --------------------------------------------------------------------------- outputs
 
 
-def _replace(src_write: Callable[[Path], None], dest: Path) -> None:
-    """Write ``dest`` (file or folder) through a sibling temp path, then swap it in."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent)) / dest.name
-    src_write(tmp)
-    old = None
-    if dest.exists():
-        old = dest.parent / f".{dest.name}.old-{os.getpid()}"
-        dest.rename(old)
-    tmp.rename(dest)
-    shutil.rmtree(tmp.parent, ignore_errors=True)
-    if old is not None:
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink(missing_ok=True)
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    """Hard-link a file (store and run folder share the bytes), copy across devices."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _copy(src: Path, link: bool = False) -> Callable[[Path], None]:
-    def write(dst: Path) -> None:
-        if src.is_dir():
-            shutil.copytree(src, dst, copy_function=_link_or_copy if link else shutil.copy2)
-        else:
-            shutil.copy2(src, dst)
-
-    return write
-
-
 def materialize(result: RunResult, inputs: _LazyInputs, out_dir: Path) -> None:
-    """Copy what users look at from the store into ``out_dir`` and write the index.
+    """Copy what users look at from the store into ``out_dir`` and write the index,
+    swapping the whole run folder in at once (:func:`write_run_folder`).
 
     The run folder is self-contained: ``videos/`` (frames, MP4s, ``cameras.json``),
     ``export/`` (GLB, URDF, ``articulation.json``, ``nerfstudio/``), the report and
     the metrics; a viewer or another tool needs nothing else.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if "generate" in result.artefacts:
-        gen = result.artefacts["generate"]
-        _replace(_copy(gen / "videos"), out_dir / "videos")
-        if (gen / "cameras.json").is_file():  # the rig (and its chosen front) beside its videos
-            shutil.copy2(gen / "cameras.json", out_dir / "videos" / "cameras.json")
-        sheet = gen / "contact_sheet.png"
-        if sheet.is_file():
-            _replace(_copy(sheet), out_dir / "contact_sheet.png")
-    if "evaluate" in result.artefacts:
-        metrics = result.artefacts["evaluate"] / "metrics.json"
-        if metrics.is_file() and json.loads(metrics.read_text()):
-            _replace(_copy(metrics), out_dir / "metrics.json")
-    if "export" in result.artefacts:
-        exp = result.artefacts["export"] / "files"
-        for name in ("export", "report", "report.html"):
-            if (exp / name).exists():
-                _replace(_copy(exp / name), out_dir / name)
-    if "generate" in result.artefacts and (result.artefacts["generate"] / "nerfstudio").is_dir():
-        # the videos as a nerfstudio dataset (world frame kept, per-frame time and view)
-        ns = result.artefacts["generate"] / "nerfstudio"
-        _replace(_copy(ns, link=True), out_dir / "export" / "nerfstudio")
-    index = {"stages": [asdict(r) for r in result.records]}
-    _replace(lambda p: p.write_text(json.dumps(index, indent=1)), out_dir / "artefacts.json")
+
+    def fill(folder: Path) -> None:
+        art = result.artefacts
+        if "generate" in art:
+            place(art["generate"] / "videos", folder / "videos")
+            if (art["generate"] / "cameras.json").is_file():  # the rig beside its videos
+                place(art["generate"] / "cameras.json", folder / "videos" / "cameras.json")
+            if (art["generate"] / "contact_sheet.png").is_file():
+                place(art["generate"] / "contact_sheet.png", folder / "contact_sheet.png")
+        if "evaluate" in art:
+            metrics = art["evaluate"] / "metrics.json"
+            if metrics.is_file() and json.loads(metrics.read_text()):
+                place(metrics, folder / "metrics.json")
+        if "export" in art:
+            for name in ("export", "report", "report.html"):
+                if (art["export"] / "files" / name).exists():
+                    place(art["export"] / "files" / name, folder / name)
+        if "generate" in art and (art["generate"] / "nerfstudio").is_dir():
+            # the videos as a nerfstudio dataset (world frame kept, per-frame time and view)
+            place(art["generate"] / "nerfstudio", folder / "export" / "nerfstudio", link=True)
+        index = {"stages": [asdict(r) for r in result.records]}
+        (folder / "artefacts.json").write_text(json.dumps(index, indent=1))
+
+    write_run_folder(out_dir, fill)
+
+
+def estimated_bytes(cfg: PipelineConfig) -> int:
+    """A generous estimate of what one run writes (frames dominate), for the free-space
+    check before it starts."""
+    frames = cfg.rig.num_views * cfg.drags.num_frames * cfg.rig.width * cfg.rig.height * 3
+    return 3 * frames + 50 * 2**20

@@ -49,7 +49,7 @@ def main(raw) -> None:
     if cfg.from_svd:
         pipe = DragVideoPipeline.from_svd(cfg.pipeline, torch_dtype=dtype)
     else:
-        pipe = DragVideoPipeline.from_pretrained(cfg.pipeline, dtype=dtype)
+        pipe = DragVideoPipeline.from_pretrained(cfg.pipeline, dtype=dtype, use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
     summary = build_dataset(cfg.engine, pipe.to(cfg.device), cfg.out_dir)
     kept = sum("skipped" not in r for r in summary["train"])

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pygltflib as gl
@@ -34,6 +35,7 @@ from jaxtyping import Float
 from PIL import Image
 from scipy.spatial.transform import Rotation, Slerp
 
+from partdrag4d.config_checks import Range
 from partdrag4d.containers import Articulation, JointType, SceneMesh
 from partdrag4d.export.kinematics import (
     joint_motion,
@@ -57,6 +59,11 @@ _ROOT_ROTATION_XYZW = [-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)]
 @dataclass
 class GlbConfig:
     """Options of the GLB writer."""
+
+    CHECKS: ClassVar[dict] = {
+        "sweep_seconds": Range(0.0, 3600.0, lo_open=True),
+        "sweep_max_step_rad": Range(0.01, 3.0),
+    }
 
     sweep_seconds: float = 2.0
     """Duration of one direction (lower -> upper limit) of each ``sweep_<joint>`` animation."""

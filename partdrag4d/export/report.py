@@ -22,6 +22,7 @@ import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import matplotlib
@@ -38,6 +39,8 @@ from partdrag4d.viz import draw_drags
 
 matplotlib.use("Agg")  # headless: no display on CI machines
 import matplotlib.pyplot as plt  # noqa: E402
+
+from partdrag4d.config_checks import FRACTION, Range
 
 NO_MOVING_PART = "No moving part found: the object is exported as a single static part."
 
@@ -70,6 +73,8 @@ class ReportInputs:
 @dataclass
 class ReportConfig:
     """Options of the report."""
+
+    CHECKS: ClassVar[dict] = {"overlay_opacity": FRACTION, "axis_length": Range(0.0, 10.0)}
 
     overlay_opacity: float = 0.6
     """Opacity of the part colours over the first frame."""

@@ -9,11 +9,13 @@ backend's, without alpha or ground truth. Never reads ``scene.gt``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 import torch
 
+from partdrag4d.config_checks import FRACTION, OneOf, Range
 from partdrag4d.containers import SceneInput, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.generator.drag_maps import pixels_to_normalized
@@ -31,6 +33,19 @@ _HOW_TO_GET_WEIGHTS = (
 @dataclass
 class PuppetMasterConfig:
     """Settings of the drag-conditioned diffusion backend."""
+
+    CHECKS: ClassVar[dict] = {
+        "dtype": OneOf(("float32", "float16", "bfloat16")),
+        "num_inference_steps": Range(1, 1000, integer=True),
+        "height": Range(64, 2048, integer=True, multiple_of=64),
+        "width": Range(64, 2048, integer=True, multiple_of=64),
+        "fps": Range(1, 120, integer=True),
+        "motion_bucket_id": Range(0, 1023, integer=True),
+        "noise_aug_strength": FRACTION,
+        "decode_chunk_size": Range(1, 1000, integer=True),
+        "views_per_batch": Range(1, 64, integer=True),
+    }
+    RELATIONS: ClassVar[tuple] = (("min_guidance_scale", "<=", "max_guidance_scale"),)
 
     model_path: str = ""
     """Local folder or hub id of a saved ``DragVideoPipeline``."""
@@ -68,14 +83,15 @@ def load_pipeline(cfg: PuppetMasterConfig):
         raise InputError("generator.model_path", "model_path", f"is empty; {_HOW_TO_GET_WEIGHTS}")
     dtype = getattr(torch, cfg.dtype)
     try:
-        pipe = DragVideoPipeline.from_pretrained(cfg.model_path, dtype=dtype)
+        pipe = DragVideoPipeline.from_pretrained(cfg.model_path, dtype=dtype, use_safetensors=True)
     except (OSError, ValueError) as err:
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
         raise InputError(
             "generator.model_path",
             "model_path",
-            f"cannot load a DragVideoPipeline from {cfg.model_path!r} ({err}); "
-            f"{_HOW_TO_GET_WEIGHTS}",
-        ) from err
+            f"cannot load a DragVideoPipeline from {cfg.model_path!r} ({reason}); "
+            f"only safetensors weights and no custom code are loaded; {_HOW_TO_GET_WEIGHTS}",
+        ) from None
     pipe.set_progress_bar_config(disable=True)
     return pipe.to(cfg.device)
 

@@ -108,7 +108,7 @@ class DragVideoPipeline(DiffusionPipeline):
                 ``local_files_only``, ...).
         """
         dtype_kw = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
-        load = {**kwargs, **dtype_kw}
+        load = {"use_safetensors": True, **kwargs, **dtype_kw}
         unet = UNetSpatioTemporalConditionModel.from_pretrained(
             svd_path_or_id, subfolder="unet", **load
         )

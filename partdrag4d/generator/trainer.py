@@ -192,7 +192,7 @@ def train(cfg: TrainConfig, log: Callable[[str], None] = print) -> Path:
     if cfg.from_svd:
         pipe = DragVideoPipeline.from_svd(cfg.init_from)
     else:
-        pipe = DragVideoPipeline.from_pretrained(cfg.init_from)
+        pipe = DragVideoPipeline.from_pretrained(cfg.init_from, use_safetensors=True)
     pipe.set_progress_bar_config(disable=True)
     pipe.to(acc.device)
     unet = pipe.unet.train()

@@ -178,12 +178,23 @@ def save_checkpoint(
             "step": step,
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "numpy_rng": np.random.get_state(),
+            "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
             "python_rng": random.getstate(),
         },
         tmp,
     )
     tmp.replace(path)  # atomic: a killed run never leaves half a checkpoint
+
+
+def _numpy_state_to_tensors(state: tuple) -> tuple:
+    """NumPy's legacy RNG state with its key array as a tensor (``weights_only`` safe)."""
+    kind, keys, pos, has_gauss, cached = state
+    return (kind, torch.from_numpy(np.asarray(keys, dtype=np.int64)), pos, has_gauss, cached)
+
+
+def _numpy_state_from_tensors(state: tuple) -> tuple:
+    kind, keys, pos, has_gauss, cached = state
+    return (kind, keys.numpy().astype(np.uint32), int(pos), int(has_gauss), float(cached))
 
 
 def load_checkpoint(
@@ -192,13 +203,17 @@ def load_checkpoint(
     optimizer: torch.optim.Optimizer,
     generator: torch.Generator,
 ) -> int:
-    """Restore a :func:`save_checkpoint` file in place; returns the step to continue at."""
-    state = torch.load(path, weights_only=False)
+    """Restore a :func:`save_checkpoint` file in place; returns the step to continue at.
+
+    The file is read with ``weights_only=True``: tensors, numbers, strings and their
+    containers only, so a checkpoint from elsewhere cannot run code.
+    """
+    state = torch.load(path, weights_only=True)
     unet.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["generator"])
     torch.set_rng_state(state["torch_rng"])
-    np.random.set_state(state["numpy_rng"])
+    np.random.set_state(_numpy_state_from_tensors(state["numpy_rng"]))
     random.setstate(state["python_rng"])
     return int(state["step"])
 

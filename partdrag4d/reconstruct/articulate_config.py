@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from partdrag4d.config_checks import COUNT, FRACTION, Range
 from partdrag4d.reconstruct.joints import (
     JointSelectConfig,
 )
@@ -17,6 +19,18 @@ from partdrag4d.reconstruct.segment import (
 class ProposalConfig:
     """Part proposals from tracks: the static points and the sequential RANSAC
     (pixel thresholds at the video resolution)."""
+
+    CHECKS: ClassVar[dict] = {
+        "ransac_iterations": COUNT,
+        "ransac_sample": Range(3, 100, integer=True),
+        "ransac_finalists": COUNT,
+        "ransac_neighbours": COUNT,
+        "min_part_points": Range(3, integer=True),
+        "max_parts": COUNT,
+        "min_part_fraction": FRACTION,
+        "max_fit_points": COUNT,
+        "view_scale_range": Range(0.0, 0.99),
+    }
 
     static_threshold_px: float = 1.0
     """Points whose reprojection moves less than this (max over frames) may be static."""

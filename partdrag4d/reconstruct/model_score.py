@@ -25,16 +25,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from jaxtyping import Float, Int, UInt8
 
+from partdrag4d.config_checks import COUNT, POSITIVE
 from partdrag4d.containers import CameraRig, SceneMesh
 
 
 @dataclass
 class ScoreConfig:
     """Weights of the criterion."""
+
+    CHECKS: ClassVar[dict] = {"frame_step": COUNT, "sigma_grey": POSITIVE}
 
     sigma_grey: float = 8.0
     """Scale ``s`` of the photometric residual, grey levels (0-255)."""

@@ -24,11 +24,13 @@ truth.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from jaxtyping import Float, Int, UInt8
 
+from partdrag4d.config_checks import COUNT, POSITIVE
 from partdrag4d.containers import CameraRig, SceneMesh
 from partdrag4d.reconstruct.pose import pinhole_jacobian, project
 from partdrag4d.reconstruct.se3 import invert_T, make_T, skew, so3_exp, transform_points
@@ -37,6 +39,13 @@ from partdrag4d.reconstruct.se3 import invert_T, make_T, skew, so3_exp, transfor
 @dataclass
 class RenderCompareConfig:
     """Settings of render-and-compare registration."""
+
+    CHECKS: ClassVar[dict] = {
+        "iterations": COUNT,
+        "solver_steps": COUNT,
+        "huber_px": POSITIVE,
+        "max_matches_per_view": COUNT,
+    }
 
     iterations: int = 3
     """Render / flow / solve rounds per frame (from a constant-velocity prediction the

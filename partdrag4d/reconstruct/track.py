@@ -18,11 +18,13 @@ Pixels are corner-origin (pixel ``(i, j)`` has its centre at ``(j + 0.5, i + 0.5
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import cv2
 import numpy as np
 from jaxtyping import Bool, Float, Int, UInt8
 
+from partdrag4d.config_checks import COUNT, FRACTION, OneOf, Range
 from partdrag4d.containers import CameraRig, SceneMesh, Tracks, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.reconstruct.pose import project
@@ -38,6 +40,14 @@ _PRESETS = {
 @dataclass
 class TrackConfig:
     """Settings of the track stage."""
+
+    CHECKS: ClassVar[dict] = {
+        "flow_preset": OneOf(tuple(_PRESETS)),
+        "anchors_per_view": COUNT,
+        "min_silhouette_iou": FRACTION,
+        "min_ncc": Range(-1.0, 1.0),
+        "ncc_patch_px": Range(3, 63, integer=True),
+    }
 
     anchors_per_view: int = 600
     """Anchor pixels sampled on the rest-mesh silhouette of each view."""

@@ -191,7 +191,10 @@ def place_drags(
 
 
 def _vec3(value: object, source: Path, field: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=float) if isinstance(value, list) else None
+    ok = isinstance(value, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in value
+    )
+    arr = np.asarray(value, dtype=float) if ok else None
     if arr is None or arr.shape != (3,) or not np.all(np.isfinite(arr)):
         raise InputError(source, field, "must be a list of 3 finite numbers [x, y, z]")
     return arr

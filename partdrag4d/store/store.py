@@ -140,6 +140,8 @@ class Manifest:
     """Peak resident memory of the process after the stage, MiB."""
     created_utc: str
     """ISO-8601 UTC time of writing."""
+    code_version: str = ""
+    """The stage's code version (hand-set version + hash of the source it runs)."""
 
     @classmethod
     def create(
@@ -152,6 +154,7 @@ class Manifest:
         seed: int,
         wall_time_s: float | int = 0.0,
         peak_memory_mb: float | int = 0.0,
+        code_version: str = "",
     ) -> Manifest:
         """A manifest stamped with the current schema/package version and UTC time."""
         return cls(
@@ -166,6 +169,7 @@ class Manifest:
             wall_time_s=float(wall_time_s),
             peak_memory_mb=float(peak_memory_mb),
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+            code_version=code_version,
         )
 
     def to_json(self) -> str:
