@@ -142,3 +142,24 @@ def test_kill_during_the_swap(tmp_path, after_renames):
     write_run_folder(out, lambda f: (f / "metrics.json").write_text("again"))
     assert (out / "metrics.json").read_text() == "again"
     assert os.listdir(tmp_path) == ["run"]
+
+
+def test_internal_error_is_one_line_and_recorded(tmp_path, monkeypatch, capsys):
+    import json
+
+    import partdrag4d.runner
+    from partdrag4d.app import run_job
+
+    def broken(cfg, out_dir):
+        raise RuntimeError("a bug\nwith a second line")
+
+    monkeypatch.setattr(partdrag4d.runner, "run_pipeline", broken)
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    run_dir = tmp_path / "job"
+    code = run_job(job_config(tmp_path), run_dir, multirun=False)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and err[0].startswith("partdrag4d: internal error:")
+    assert "RuntimeError: a bug" in err[0] and "app.log" in err[0]
+    assert "Traceback" in (run_dir / "app.log").read_text()
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "failed" and "a bug" in status["error"]
