@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from partdrag4d.config import PipelineConfig, register_configs
 from partdrag4d.errors import InputError
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 register_configs()
 FAILURES_ENV = "PARTDRAG4D_FAILURES"
 """A file each failing job of a sweep appends its folder to (set by :func:`main`; jobs
@@ -39,6 +39,19 @@ def _record_failure(run_dir: Path, error: str) -> None:
             f.write(f"{run_dir}\t{error}\n")
 
 
+def articulation_summary(doc: dict) -> str:
+    """What a run found, for runs without ground truth: parts, then one line per joint."""
+    lines = [f"found {len(doc['parts'])} parts, {len(doc['joints'])} joints"]
+    for j in doc["joints"]:
+        unit = "rad" if j["type"] == "revolute" else "m"
+        lo, hi = j["limits"]
+        lines.append(
+            f"  {j['name']}: {j['type']} {j['parent']} -> {j['child']}, "
+            f"axis ({', '.join(f'{x:.3f}' for x in j['axis'])}), range [{lo:.3g}, {hi:.3g}] {unit}"
+        )
+    return "\n".join(lines)
+
+
 def run_job(cfg: PipelineConfig, run_dir: Path, multirun: bool) -> int:
     """Run one job; record its status in ``run_dir/status.json``; return an exit code."""
     from partdrag4d.runner import run_pipeline
@@ -48,10 +61,13 @@ def run_job(cfg: PipelineConfig, run_dir: Path, multirun: bool) -> int:
         result = run_pipeline(cfg, Path(cfg.out_dir))
         status["executed"] = result.executed
         metrics = Path(cfg.out_dir) / "metrics.json"
+        found = Path(cfg.out_dir) / "export" / "articulation.json"
         if metrics.is_file():
             from partdrag4d.evaluate.metrics import format_metrics_table
 
             print(format_metrics_table(json.loads(metrics.read_text())))
+        elif found.is_file():  # no ground truth: say what was found
+            print(articulation_summary(json.loads(found.read_text())))
         print(f"partdrag4d: wrote {cfg.out_dir} (computed: {result.executed or 'nothing'})")
         code = 0
     except InputError as err:
@@ -108,9 +124,56 @@ def _main(dcfg: DictConfig) -> None:
         if not multirun:
             sys.exit(2)
         return
+    if multirun:  # a header per job: which one this is
+        print(f"partdrag4d: job {hc.job.num}: {' '.join(hc.overrides.task) or '(defaults)'}")
     code = run_job(cfg, run_dir, multirun)
     if code and not multirun:
         sys.exit(code)
+
+
+HELP = """partdrag4d: drag a static 3D object into an articulated, animated one.
+
+It makes drag-conditioned videos of the object from several calibrated views (or reads
+yours), reconstructs the moving parts and their joints, and exports an animated GLB, a
+URDF, a nerfstudio dataset and a report into the run folder (out_dir).
+
+Commands:
+  partdrag4d [key=value ...] [group=option ...]   run the pipeline (Hydra overrides)
+  partdrag4d -m key=a,b ...                        a sweep, one job per combination
+  partdrag4d --cfg job [overrides]                 print the resolved config
+  partdrag4d view RUN_DIR [--host H] [--port P]    look at a run in the browser
+
+Examples:
+  partdrag4d                                        the built-in example (a cabinet)
+  partdrag4d asset=urdf asset.path=model.urdf out_dir=runs/mine
+  partdrag4d asset=mesh asset.path=m.glb drags=file drags.path=drags.json
+
+Config groups (group=option):
+{groups}
+
+Every field of a group is documented in its schema (partdrag4d/config.py and next to
+the code it configures); README.md has the details. Hydra's own help: --hydra-help.
+"""
+
+
+def _help_text() -> str:
+    conf = Path(CONF_DIR)
+    rows = []
+    for group in sorted(p for p in conf.iterdir() if p.is_dir()):
+        options = ", ".join(sorted(f.stem for f in group.glob("*.yaml")))
+        rows.append(f"  {group.name:<11} {options}")
+    return HELP.format(groups="\n".join(rows))
+
+
+def _with_run_dir(argv: list[str]) -> list[str]:
+    """``out_dir=X`` on a single run also makes X Hydra's run directory, so ``.hydra/``,
+    the log and ``status.json`` sit with the results."""
+    if any(a in argv for a in ("-m", "--multirun")):
+        return argv
+    out = [a.split("=", 1)[1] for a in argv if a.startswith("out_dir=")]
+    if out and not any(a.startswith("hydra.run.dir=") for a in argv):
+        return [*argv, f"hydra.run.dir={out[-1]}"]
+    return argv
 
 
 def main() -> None:
@@ -120,6 +183,10 @@ def main() -> None:
         from partdrag4d.viewer.cli import main as view
 
         sys.exit(view(sys.argv[2:]))
+    if any(a in sys.argv[1:] for a in ("-h", "--help")):
+        print(_help_text())
+        return
+    sys.argv = [sys.argv[0], *_with_run_dir(sys.argv[1:])]
     fd, failures = tempfile.mkstemp(prefix="partdrag4d-failures-")
     os.close(fd)
     os.environ[FAILURES_ENV] = failures

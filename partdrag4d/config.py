@@ -1,8 +1,8 @@
 """Typed configuration: one dataclass schema per Hydra config group.
 
 Every schema is registered in Hydra's ConfigStore as ``<name>_schema`` in its group;
-the YAML files in ``conf/<group>/`` extend a schema and only select and override
-values (STYLE.md rule 1). Implementations are swapped with ``_target_``: a dotted path
+the YAML files in ``partdrag4d/conf/<group>/`` extend a schema and only select and override
+values. Implementations are swapped with ``_target_``: a dotted path
 to the function that runs the thing the config describes, resolved with
 ``hydra.utils.get_method`` — no home-made registry.
 

@@ -1,6 +1,6 @@
-"""Typed containers passed between stages (the data flow of ARCHITECTURE.md).
+"""Typed containers passed between stages (the data flow in README.md).
 
-Conventions (see ../shared/design/ARCHITECTURE.md):
+Conventions (README.md, "Conventions"):
 - World frame = the input asset's frame, right-handed, metres.
 - Cameras are OpenCV (x right, y down, z forward): ``K`` 3x3 and ``T_cam_world`` 4x4.
 - Dimension letters: V views, T frames, H, W, N points/vertices, F faces, P parts,

@@ -12,6 +12,7 @@ cache hits loads nothing); and writes the run's outputs and ``artefacts.json``
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from partdrag4d.store.run_folder import check_writable, place, write_run_folder
 from partdrag4d.store.serialize import FileTree, Metrics
 from partdrag4d.store.store import ArtefactStore, CacheMode, Manifest, cache_key, peak_memory_mb
 
+log = logging.getLogger(__name__)
 StageFn = Callable[[Any, Mapping[str, Any], np.random.Generator], Any]
 
 
@@ -185,9 +187,15 @@ class StageRecord:
 
     stage: str
     key: str
-    path: str
+    path: str | None
+    """Absolute path of the artefact in the store (``None`` after ``runtime.cache=off``)."""
     cache_hit: bool
+    status: str
+    """``cached`` (reused) or ``computed`` (in this run)."""
     wall_time_s: float
+    """Seconds this run spent on the stage (lookup only, for a cached artefact)."""
+    compute_time_s: float
+    """Seconds the computation took when the artefact was made."""
     peak_memory_mb: float
 
 
@@ -285,6 +293,8 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
             seed = stage_seed(cfg.runtime.seed, name)
             code = stage.code_version(stage_cfg)
             key = cache_key(name, code, _plain(stage_cfg), upstream, seed)
+            began = time.perf_counter()
+            log.info("%s: %s", name, "looking up" if mode is CacheMode.USE else "computing")
             with store.lock(key):
                 artefact = None
                 hit = mode is CacheMode.USE and store.has(key)
@@ -307,12 +317,18 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
                     store.write(manifest, artefact)
             inputs.put(name, key, artefact)
             result.artefacts[name] = store.path(key)
+            spent = time.perf_counter() - began
+            status = "cached" if hit else "computed"
+            log.info("%s: %s in %.1f s (key %s)", name, status, spent, key)
+            path = None if mode is CacheMode.OFF else str(store.path(key).absolute())
             result.records.append(
                 StageRecord(
                     name,
                     key,
-                    str(store.path(key)),
+                    path,
                     hit,
+                    status,
+                    spent,
                     manifest.wall_time_s,
                     manifest.peak_memory_mb,
                 )

@@ -15,7 +15,7 @@ def test_test_module_basenames_are_unique():
 
 def test_top_level_layout():
     root = TESTS.parent
-    allowed = {"pyproject.toml", "README.md", "conf", "partdrag4d", "plugins", "tools", "tests"}
+    allowed = {"pyproject.toml", "README.md", "partdrag4d", "plugins", "tools", "tests"}
     allowed |= {"Makefile", "docs"}
     visible = {p.name for p in root.iterdir() if not p.name.startswith(".")}
     assert visible - {"outputs", "multirun"} <= allowed | {"partdrag4d.egg-info"}

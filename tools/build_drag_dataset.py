@@ -40,7 +40,7 @@ class BuildConfig:
 ConfigStore.instance().store(group="train", name="base_dataset", node=BuildConfig)
 
 
-@hydra.main(version_base=None, config_path="../conf/train", config_name="dataset")
+@hydra.main(version_base=None, config_path="conf/train", config_name="dataset")
 def main(raw) -> None:
     from partdrag4d.generator.pipeline import DragVideoPipeline
 

@@ -19,7 +19,7 @@ from partdrag4d.generator.trainer import TrainConfig, train
 ConfigStore.instance().store(group="train", name="base_train", node=TrainConfig)
 
 
-@hydra.main(version_base=None, config_path="../conf/train", config_name="default")
+@hydra.main(version_base=None, config_path="conf/train", config_name="default")
 def main(raw) -> None:
     cfg: TrainConfig = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainConfig), raw))
     print(f"saved {train(cfg)}")

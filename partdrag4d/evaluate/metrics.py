@@ -1,4 +1,5 @@
-"""Metrics of a reconstructed articulation against ground truth (METRICS.md).
+"""Metrics of a reconstructed articulation against ground truth (definitions and units:
+README.md, "Metrics").
 
 The only reader of ``SceneInput.gt`` besides the render backend. GT parts are groups
 of links that move together in the animation (a link hangs on its nearest ancestor
@@ -78,7 +79,7 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
-    """All metrics of METRICS.md's articulation section (reads ``scene.gt``).
+    """All articulation metrics (README.md, "Metrics"; reads ``scene.gt``).
 
     Returns:
         A flat-ish JSON-serialisable dict: per-GT-joint entries under ``"joints"`` and
@@ -179,8 +180,8 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
 
     matched = [e for e in per_joint if e["matched"]]
 
-    def mean(key):
-        vals = [e[key] for e in matched if key in e]
+    def mean(key, kind=None):
+        vals = [e[key] for e in matched if key in e and kind in (None, e["gt_type"])]
         return float(np.mean(vals)) if vals else None
 
     return {
@@ -193,6 +194,8 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
         "axis_pos_err": mean("axis_pos_err"),
         "axis_pos_err_rel": mean("axis_pos_err_rel"),
         "motion_err_final": mean("motion_err_final"),
+        "motion_err_revolute_deg": mean("motion_err_final", "revolute"),
+        "motion_err_prismatic_rel": mean("motion_err_final", "prismatic"),
         "seg_accuracy": accuracy,
         "seg_miou": miou,
         "chamfer_static": cd["static"],

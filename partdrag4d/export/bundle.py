@@ -1,6 +1,6 @@
 """Write every export of a run into ``out_dir``, replacing a previous export atomically.
 
-Layout (ARCHITECTURE.md, "Command-line contract")::
+Layout (README.md, "The two commands")::
 
     out_dir/export/model.glb
     out_dir/export/urdf/model.urdf (+ meshes/)

@@ -198,13 +198,17 @@ def _add_channels(
         )
 
 
+MAX_SWEEP_STEPS = 256
+"""At most this many keyframes per sweep direction."""
+
+
 def _sweep_values(
     joint_type: JointType, lo: float, hi: float, cfg: GlbConfig
 ) -> Float[np.ndarray, "K"]:
     """Joint values lo -> hi -> lo with rotation steps below ``cfg.sweep_max_step_rad``."""
     steps = 1
-    if joint_type is JointType.REVOLUTE:
-        steps = max(1, int(np.ceil(abs(hi - lo) / cfg.sweep_max_step_rad)))
+    if joint_type is JointType.REVOLUTE:  # bounded whatever the range (a few turns at most)
+        steps = int(np.clip(np.ceil(abs(hi - lo) / cfg.sweep_max_step_rad), 1, MAX_SWEEP_STEPS))
     up = np.linspace(lo, hi, steps + 1)
     return np.concatenate([up, up[-2::-1]])
 

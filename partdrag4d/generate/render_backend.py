@@ -3,18 +3,19 @@
 The data engine of the project: exact videos with per-pixel ground truth (depth, part
 ids, rest-state surface positions -> dense 2D tracks) for the evaluator and for
 training the diffusion generator. Optional degradations (generate/degrade.py) imitate
-generated videos. This backend reads ``SceneInput.gt`` by design (ARCHITECTURE.md).
+generated videos. This backend reads ``SceneInput.gt`` by design (with the evaluator,
+the only code that may).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from tqdm import tqdm
 
 from partdrag4d.config import RenderGeneratorConfig
 from partdrag4d.containers import RenderGT, SceneInput, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.generate.degrade import degrade_frames, perturb_motion
+from partdrag4d.progress import bar as progress_bar
 
 
 def generate_render(
@@ -45,7 +46,7 @@ def generate_render(
     view_rngs = rng.spawn(V)
     with (
         Rasterizer(scene.mesh, W, H, rcfg) as rast,
-        tqdm(total=V * T, desc="render", unit="frame", disable=None) as bar,
+        progress_bar(total=V * T, desc="render", unit="frame") as bar,
     ):
         for v in range(V):
             values = gt.joint_values

@@ -19,6 +19,7 @@ from partdrag4d.config_checks import FRACTION, OneOf, Range
 from partdrag4d.containers import SceneInput, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.generator.drag_maps import pixels_to_normalized
+from partdrag4d.progress import disabled
 
 MAX_DRAGS_PER_VIEW = 5
 """Puppet-Master's K: drags conditioned on per clip."""
@@ -92,7 +93,7 @@ def load_pipeline(cfg: PuppetMasterConfig):
             f"cannot load a DragVideoPipeline from {cfg.model_path!r} ({reason}); "
             f"only safetensors weights and no custom code are loaded; {_HOW_TO_GET_WEIGHTS}",
         ) from None
-    pipe.set_progress_bar_config(disable=True)
+    pipe.set_progress_bar_config(disable=bool(disabled()), desc="diffusion", leave=False)
     return pipe.to(cfg.device)
 
 

@@ -2,7 +2,7 @@
 
 :class:`DragUNetSpatioTemporalModel` is diffusers' ``UNetSpatioTemporalConditionModel``
 (same modules, same state-dict keys, so SVD weights load unchanged) plus three drag
-injections (../shared/design/GENERATOR.md):
+injections (README.md, "Generators"):
 
 1. **Modulation.** In every down/up block with cross-attention, after each ResNet,
    ``h = h * (1 + scale) + shift`` where (scale, shift) come from the drag maps at that

@@ -28,6 +28,8 @@ merges and folds.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 from jaxtyping import UInt8
 
@@ -43,10 +45,14 @@ from partdrag4d.reconstruct.observations import (
 from partdrag4d.reconstruct.part_cleanup import clean_parts
 from partdrag4d.reconstruct.pose import reprojection_errors
 from partdrag4d.reconstruct.proposals import Part, ransac_part, split_part
+from partdrag4d.reconstruct.sanity import sane_articulation
 from partdrag4d.reconstruct.segment import anchor_normals, label_faces, vertex_labels
 from partdrag4d.reconstruct.tree import Tree, fit_tree, fold_fragments, refit_relabelled
 
 __all__ = ["ArticulateConfig", "run_articulate"]
+
+
+log = logging.getLogger(__name__)
 
 
 def point_motion(obs: Observations) -> np.ndarray:
@@ -161,7 +167,9 @@ def run_articulate(
     min_points = max(
         cfg.proposals.min_part_points, int(cfg.proposals.min_part_fraction * moving.sum())
     )
+    log.info("articulate: %d of %d points move", int(moving.sum()), len(moving))
     parts = search_parts(obs, moving, min_points, cfg, generator)
+    log.info("articulate: %d rigid parts proposed from the tracks", len(parts))
     point_part, poses = clean_parts(obs, parts, mesh, min_points, diag, cfg)
     fitted: dict[bytes, JointFit] = {}  # joint fits cached by their inputs
     tree, poses, point_part = fold_fragments(obs, poses, point_part, drags, diag, cfg, fitted)
@@ -177,6 +185,11 @@ def run_articulate(
         "num_drags": int(drags.num_drags),
     }
     proposal = tree_articulation(tree, point_part, obs, mesh, cfg, extras)
-    if frames is None:
-        return proposal
-    return fit_model(proposal, mesh, cameras, frames, cfg.model_fit, cfg.joint)
+    if frames is not None:
+        log.info("articulate: checking %d joints against the videos", len(proposal.joints))
+        proposal = fit_model(proposal, mesh, cameras, frames, cfg.model_fit, cfg.joint)
+    art = sane_articulation(proposal, mesh, cfg.sanity)
+    log.info(
+        "articulate: %s", ", ".join(f"{j.name} {j.type.value}" for j in art.joints) or "static"
+    )
+    return art

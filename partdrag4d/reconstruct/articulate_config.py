@@ -10,6 +10,7 @@ from partdrag4d.reconstruct.joints import (
     JointSelectConfig,
 )
 from partdrag4d.reconstruct.model_fit import ModelFitConfig
+from partdrag4d.reconstruct.sanity import SanityConfig
 from partdrag4d.reconstruct.segment import (
     SegmentConfig,
 )
@@ -159,3 +160,5 @@ class ArticulateConfig:
     """Mesh labelling."""
     model_fit: ModelFitConfig = field(default_factory=ModelFitConfig)
     """Analysis by synthesis: the proposals checked against the re-rendered videos."""
+    sanity: SanityConfig = field(default_factory=SanityConfig)
+    """Bounds of a plausible joint; an implausible one is made fixed (last step)."""

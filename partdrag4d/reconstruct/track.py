@@ -27,6 +27,7 @@ from jaxtyping import Bool, Float, Int, UInt8
 from partdrag4d.config_checks import COUNT, FRACTION, OneOf, Range
 from partdrag4d.containers import CameraRig, SceneMesh, Tracks, VideoSet
 from partdrag4d.errors import InputError
+from partdrag4d.progress import bar
 from partdrag4d.reconstruct.pose import project
 
 _SOURCE = "VideoSet"
@@ -354,7 +355,7 @@ def run_track(
 
     kernel = np.ones((2 * cfg.edge_margin_px + 1,) * 2, np.uint8)
     anchors, seed_view = [], []
-    for v in range(V):
+    for v in bar(range(V), desc="track", unit="view"):
         mask = rest[v].mask
         if videos.alpha is not None:
             fg0 = videos.alpha[v, 0] > 0.5

@@ -1,6 +1,6 @@
 """Pure pinhole-camera math: OpenCV cameras, projection, and their OpenGL equivalents.
 
-Conventions (ARCHITECTURE.md "Conventions"):
+Conventions (README.md, "Conventions"):
 
 - Cameras are OpenCV: camera axes x right, y down, z forward; ``K`` is 3x3 in pixels;
   ``T_cam_world`` (4x4) maps world points to camera coordinates.

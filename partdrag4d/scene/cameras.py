@@ -1,8 +1,9 @@
 """The orbit camera rig (OpenCV convention) and its framing of an object.
 
-Pure functions. Cameras follow ARCHITECTURE.md: ``K`` in pixels with the principal
-point at the image centre (pixel (i, j) covers [j, j+1) x [i, i+1), so the centre of
-a W x H image is (W/2, H/2)), and ``T_cam_world`` with x right, y down, z forward.
+Pure functions. Cameras follow the conventions of README.md ("Conventions"): ``K`` in
+pixels with the principal point at the image centre (pixel (i, j) covers
+[j, j+1) x [i, i+1), so the centre of a W x H image is (W/2, H/2)), and ``T_cam_world``
+with x right, y down, z forward.
 """
 
 from __future__ import annotations

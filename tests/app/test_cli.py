@@ -124,6 +124,24 @@ def test_multirun_with_a_failing_job_finishes_the_other(tmp_path):
     )
     assert (ok_dir / "videos" / "view_00.mp4").is_file()
     assert (ok_dir / "contact_sheet.png").is_file()
+    _check_summary(tmp_path / "sweep", {"asset.category=cabinet": "ok"})
+    headers = [ln for ln in res.stdout.splitlines() if ln.startswith("partdrag4d: job ")]
+    assert len(headers) == 2 and "asset.category=cabinet" in headers[0]  # a header per job
+
+
+def _check_summary(sweep: Path, expected: dict[str, str]) -> list[dict]:
+    """sweep_summary.csv/.md: one row per job with its overrides and status."""
+    import csv
+
+    with open(sweep / "sweep_summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    for overrides, status in expected.items():
+        (row,) = [r for r in rows if overrides in r["overrides"].split()]
+        assert row["status"] == status, rows
+    assert (sweep / "sweep_summary.md").read_text().count("\n") == len(rows) + 2
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert all(r["error"] for r in failed)
+    return rows
 
 
 def test_parallel_sweep_shares_upstream_artefacts(tmp_path):
@@ -143,3 +161,4 @@ def test_parallel_sweep_shares_upstream_artefacts(tmp_path):
     computed = [s["executed"] for s in statuses]
     assert sorted(len(c) for c in computed) == [1, 2]
     assert sum("prepare" in c for c in computed) == 1
+    _check_summary(tmp_path / "sweep", {"generator.samples=0": "ok", "generator.samples=4": "ok"})

@@ -42,7 +42,6 @@ def _run(code_root: Path, tmp_path: Path, out: str) -> list[str]:
 def test_an_upgrade_recomputes_what_changed(tmp_path):
     code = tmp_path / "code"
     shutil.copytree(REPO / "partdrag4d", code / "partdrag4d")
-    shutil.copytree(REPO / "conf", code / "conf")
     assert _run(code, tmp_path, "a") == ["prepare", "generate", "track"]
     assert _run(code, tmp_path, "b") == []
     track = code / "partdrag4d" / "reconstruct" / "track.py"
