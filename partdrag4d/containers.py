@@ -255,6 +255,10 @@ class SceneInput:
     """Frames per second of the generated clips."""
     gt: GroundTruth | None = None
     """Ground truth when the true articulation is known (URDF / procedural input)."""
+    up_axis: str = "z"
+    """Up axis of the input's world frame (``z`` or ``y``: ``asset.up_axis``). The frame
+    itself is never changed; exporters whose format fixes an up axis (glTF: +Y) rotate
+    into it only when it differs."""
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,7 @@ def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Fi
             metrics,
             scratch,
             replace(cfg, name=cfg.name or scene.name),
+            scene.up_axis,
         )
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)

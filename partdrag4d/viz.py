@@ -62,12 +62,26 @@ def draw_drags(
     return out
 
 
+def label(image: UInt8[np.ndarray, "H W 3"], text: str) -> UInt8[np.ndarray, "H W 3"]:
+    """``image`` with ``text`` in its top-left corner (dark on a light box, any size)."""
+    out = np.ascontiguousarray(image).copy()
+    size = max(0.3, out.shape[0] / 400)
+    thick = max(1, int(round(size * 1.5)))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, size, thick)
+    cv2.rectangle(out, (0, 0), (w + 6, h + base + 6), (255, 255, 255), -1)
+    cv2.putText(out, text, (3, h + 3), cv2.FONT_HERSHEY_SIMPLEX, size, (20, 20, 20), thick)
+    return out
+
+
 def contact_sheet(videos: VideoSet, scale: int = 1) -> UInt8[np.ndarray, "h w 3"]:
-    """One row per view: the first and the last frame, drags drawn, 4 px white gutters."""
+    """One row per view: the first and the last frame, drags drawn, each labelled with its
+    view and frame, 4 px white gutters."""
     rows = []
+    last_t = videos.num_frames - 1
     for v in range(videos.num_views):
         first = draw_drags(videos.frames[v, 0], videos.drags_2d[v], videos.drags_visible[v], scale)
         last = draw_drags(videos.frames[v, -1], videos.drags_2d[v], videos.drags_visible[v], scale)
+        first, last = label(first, f"view {v} frame 0"), label(last, f"view {v} frame {last_t}")
         gutter = np.full((first.shape[0], 4, 3), 255, np.uint8)
         rows.append(np.concatenate([first, gutter, last], axis=1))
         rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))

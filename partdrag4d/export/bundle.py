@@ -108,6 +108,7 @@ def export_all(
     metrics: dict | None,
     out_dir: Path,
     cfg: ExportConfig = ExportConfig(),
+    up_axis: str = "z",
 ) -> ExportPaths:
     """Write the GLB, URDF, articulation JSON and report of a run into ``out_dir``.
 
@@ -118,6 +119,7 @@ def export_all(
         metrics: metrics against ground truth, or None.
         out_dir: run output folder (created); a previous export there is replaced.
         cfg: export options.
+        up_axis: up axis of the input's frame (``SceneInput.up_axis``), for the GLB.
 
     Returns:
         The written paths (final locations).
@@ -129,7 +131,7 @@ def export_all(
     trash = out_dir / f".export_old_{token}"
     try:
         staging.mkdir()
-        write_glb(art, mesh, staging / "export" / "model.glb", cfg.glb)
+        write_glb(art, mesh, staging / "export" / "model.glb", cfg.glb, up_axis)
         write_urdf(art, mesh, staging / "export" / "urdf", cfg.urdf)
         (staging / "export" / "articulation.json").write_text(
             json.dumps(articulation_dict(art, mesh), indent=2)

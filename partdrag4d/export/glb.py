@@ -53,7 +53,8 @@ RECONSTRUCTED_ANIMATION = "reconstructed"
 T_GLTF_ASSET = np.array(
     [[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0], [0.0, -1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]
 )
-_ROOT_ROTATION_XYZW = [-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)]
+_ROOT_ROTATION_XYZW = {"z": [-np.sqrt(0.5), 0.0, 0.0, np.sqrt(0.5)], "y": [0.0, 0.0, 0.0, 1.0]}
+"""The root node's rotation from the input's frame (by its up axis) to glTF's +Y up."""
 
 
 @dataclass
@@ -213,7 +214,13 @@ def _sweep_values(
     return np.concatenate([up, up[-2::-1]])
 
 
-def write_glb(art: Articulation, mesh: SceneMesh, path: Path, cfg: GlbConfig = GlbConfig()) -> Path:
+def write_glb(
+    art: Articulation,
+    mesh: SceneMesh,
+    path: Path,
+    cfg: GlbConfig = GlbConfig(),
+    up_axis: str = "z",
+) -> Path:
     """Write ``art`` on ``mesh`` as an animated, articulated binary glTF.
 
     Args:
@@ -221,10 +228,14 @@ def write_glb(art: Articulation, mesh: SceneMesh, path: Path, cfg: GlbConfig = G
         mesh: the rest-state mesh the articulation labels (``art.face_part``).
         path: output ``.glb`` file (parent folders are created).
         cfg: writer options.
+        up_axis: up axis of the asset's frame; the root node rotates it to glTF's +Y
+            (identity for a +Y-up input).
 
     Returns:
         ``path``.
     """
+    if up_axis not in _ROOT_ROTATION_XYZW:
+        raise ValueError(f"up_axis must be one of {sorted(_ROOT_ROTATION_XYZW)}, got {up_axis!r}")
     path = Path(path)
     parents = part_parents(art)
     pivots = part_pivots(art)
@@ -235,7 +246,7 @@ def write_glb(art: Articulation, mesh: SceneMesh, path: Path, cfg: GlbConfig = G
     builder = _BinaryBuilder(gltf)
     _add_materials(gltf, builder, mesh, cfg)
 
-    root = gl.Node(name=ROOT_NODE_NAME, rotation=list(_ROOT_ROTATION_XYZW), children=[])
+    root = gl.Node(name=ROOT_NODE_NAME, rotation=list(_ROOT_ROTATION_XYZW[up_axis]), children=[])
     root.extras = {"note": "rotation converts the asset's +Z-up world to glTF +Y-up"}
     gltf.nodes.append(root)
     node_of_part: dict[int, int] = {}
@@ -398,7 +409,13 @@ def read_glb_node_world(
             trs[channel.target.node][channel.target.path] = _sample(
                 key_times, values, times, channel.target.path == "rotation"
             )
-    T_asset_gltf = np.linalg.inv(T_GLTF_ASSET)
+    root_node = next((n for n in gltf.nodes if n.name == ROOT_NODE_NAME), None)
+    T_gltf_asset = (
+        _trs_matrix([0.0, 0.0, 0.0], root_node.rotation or [0.0, 0.0, 0.0, 1.0], [1.0, 1.0, 1.0])
+        if root_node is not None
+        else T_GLTF_ASSET
+    )
+    T_asset_gltf = np.linalg.inv(T_gltf_asset)
     out: dict[str, np.ndarray] = {}
 
     def visit(index: int, parent_world: np.ndarray):

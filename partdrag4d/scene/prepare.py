@@ -102,4 +102,5 @@ def run_prepare(cfg: PrepareConfig, rng: np.random.Generator) -> SceneInput:
         num_frames=cfg.drags.num_frames,
         fps=cfg.drags.fps,
         gt=gt,
+        up_axis=asset.up_axis,
     )

@@ -357,6 +357,7 @@ def _save_scene_input(obj: SceneInput, d: Path, cfg: SerializeConfig) -> None:
             "num_frames": int(obj.num_frames),
             "fps": float(obj.fps),
             "has_gt": obj.gt is not None,
+            "up_axis": obj.up_axis,
         },
     )
     save_cameras(obj.cameras, d / "cameras.json")
@@ -378,6 +379,7 @@ def _load_scene_input(d: Path) -> SceneInput:
         num_frames=doc["num_frames"],
         fps=doc["fps"],
         gt=_load_gt(d / "gt") if doc["has_gt"] else None,
+        up_axis=doc.get("up_axis", "z"),
     )
 
 

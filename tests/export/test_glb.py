@@ -70,3 +70,24 @@ def test_static_glb_has_no_animation(static, tmp_path, validate_gltf):
     gltf = gl.GLTF2.load_binary(str(path))
     assert not gltf.animations
     assert gltf.images and gltf.textures  # the textured primitive keeps its texture
+
+
+def test_y_up_input_keeps_its_frame_in_the_glb(tmp_path, validate_gltf):
+    """A +Y-up input needs no rotation into glTF's +Y up: the GLB holds it as it is, and
+    a +Z-up input is rotated (its +Z becomes glTF +Y)."""
+    import trimesh
+    from export_cases import door_case
+
+    mesh, art = door_case()
+    lo, hi = mesh.bounds()
+    for up, expected_up in (("y", 1), ("z", 2)):
+        path = write_glb(art, mesh, tmp_path / f"{up}.glb", up_axis=up)
+        assert validate_gltf(path)["issues"]["numErrors"] == 0
+        scene = trimesh.load(path, force="scene")  # glTF's frame: +Y up
+        gl_bounds = scene.bounds
+        # the asset's up extent is glTF's Y extent
+        np.testing.assert_allclose(
+            gl_bounds[1, 1] - gl_bounds[0, 1], hi[expected_up] - lo[expected_up], atol=1e-6
+        )
+        poses = read_glb_part_poses(path, "reconstructed", np.arange(3) / art.fps)
+        np.testing.assert_allclose(poses["door"], art.T_world_part[:3, 1], atol=1e-5)
