@@ -32,6 +32,19 @@ FAILURES_ENV = "PARTDRAG4D_FAILURES"
 in launcher subprocesses inherit it)."""
 
 
+def _clean_failure_files() -> None:
+    """Remove the failure lists of runs that were killed (their pid is gone)."""
+    for path in Path(tempfile.gettempdir()).glob("partdrag4d-failures-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                path.unlink(missing_ok=True)
+            except PermissionError:
+                pass
+
+
 def _record_failure(run_dir: Path, error: str) -> None:
     path = os.environ.get(FAILURES_ENV)
     if path:
@@ -187,7 +200,8 @@ def main() -> None:
         print(_help_text())
         return
     sys.argv = [sys.argv[0], *_with_run_dir(sys.argv[1:])]
-    fd, failures = tempfile.mkstemp(prefix="partdrag4d-failures-")
+    _clean_failure_files()
+    fd, failures = tempfile.mkstemp(prefix=f"partdrag4d-failures-{os.getpid()}-")
     os.close(fd)
     os.environ[FAILURES_ENV] = failures
     try:

@@ -59,12 +59,15 @@ class UrdfConfig:
 
 
 def urdf_limits(joint: Joint, cfg: UrdfConfig) -> tuple[float, float]:
-    """Observed range of ``joint`` (including every value and the rest state 0) widened
-    on each side by ``cfg.limit_margin * width + absolute margin`` (rad or m)."""
+    """Observed range of ``joint`` (including every value and the rest state 0), widened
+    by ``cfg.limit_margin * width + absolute margin`` (rad or m) only on the sides the
+    part was seen moving to. The rest state is where the part closes against its parent
+    (a door shut, a drawer in), so a limit at the rest state is never pushed past it
+    into the body."""
     lo, hi = joint_range(joint)
     absolute = cfg.limit_margin_rad if joint.type is JointType.REVOLUTE else cfg.limit_margin_m
     margin = cfg.limit_margin * (hi - lo) + absolute
-    return lo - margin, hi + margin
+    return (lo - margin if lo < 0 else lo), (hi + margin if hi > 0 else hi)
 
 
 def _safe(name: str) -> str:

@@ -27,18 +27,19 @@ def base_videos(tmp_path_factory) -> Path:
     return Path(cfg.out_dir) / "videos"
 
 
-def _temp_leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("partdrag4d-*")}
-
-
 def _expect_rejected(
     tmp_path: Path, overrides: list[str], source: str, field: str, upstream_ok=frozenset()
 ) -> None:
-    before = _temp_leftovers()
     stages = [] if any(o.startswith("stages=") for o in overrides) else [PREFIX]
     cfg = job_config(tmp_path, *overrides, *stages)
-    with pytest.raises(InputError) as err:
-        run_pipeline(cfg, Path(cfg.out_dir))
+    scratch = tmp_path / "tmpdir"  # this run's temp files, and nobody else's
+    scratch.mkdir()
+    saved, tempfile.tempdir = tempfile.tempdir, str(scratch)
+    try:
+        with pytest.raises(InputError) as err:
+            run_pipeline(cfg, Path(cfg.out_dir))
+    finally:
+        tempfile.tempdir = saved
     assert err.value.field == field, str(err.value)
     assert source in err.value.source, str(err.value)
     assert "\n" not in str(err.value)
@@ -50,7 +51,7 @@ def _expect_rejected(
         if (p / "manifest.json").is_file()
     }
     assert stages <= upstream_ok, stages
-    assert _temp_leftovers() <= before
+    assert list(scratch.iterdir()) == [], "temp files left behind"
 
 
 @pytest.mark.parametrize(("override", "field"), CONFIG_CASES, ids=[c[0] for c in CONFIG_CASES])

@@ -83,16 +83,19 @@ def test_urdf_pybullet_reproduces_motion(articulated_case, tmp_path):
         p.disconnect(client)
 
 
-def test_urdf_limits_widen_observed_range(articulated_case, tmp_path):
+def test_urdf_limits_widen_only_away_from_the_rest_state(articulated_case, tmp_path):
+    """The observed range is widened on the sides the part moved to; a limit at the rest
+    (closed) state stays there, so the part never enters its parent in a simulator."""
     _, mesh, art = articulated_case
     cfg = UrdfConfig(limit_margin=0.1, limit_margin_rad=0.02, limit_margin_m=0.002)
     for joint in art.joints:
         lo, hi = urdf_limits(joint, cfg)
         obs_lo, obs_hi = min(joint.values.min(), 0.0), max(joint.values.max(), 0.0)
         absolute = 0.02 if joint.type is JointType.REVOLUTE else 0.002
-        width = obs_hi - obs_lo
-        assert lo == pytest.approx(obs_lo - 0.1 * width - absolute)
-        assert hi == pytest.approx(obs_hi + 0.1 * width + absolute)
+        margin = 0.1 * (obs_hi - obs_lo) + absolute
+        assert lo == pytest.approx(obs_lo - margin if obs_lo < 0 else 0.0)
+        assert hi == pytest.approx(obs_hi + margin if obs_hi > 0 else 0.0)
+        assert lo == 0.0 or hi == 0.0  # these cases move one way from the rest state
 
 
 def test_static_urdf(static, tmp_path):
