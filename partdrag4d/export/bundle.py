@@ -28,6 +28,7 @@ from pathlib import Path
 
 from partdrag4d.containers import Articulation, SceneMesh, VideoSet
 from partdrag4d.export.glb import GlbConfig, write_glb
+from partdrag4d.export.kinematics import joint_fit_residuals
 from partdrag4d.export.report import ReportConfig, ReportInputs, write_report
 from partdrag4d.export.urdf import UrdfConfig, write_urdf
 
@@ -64,11 +65,13 @@ class ExportPaths:
 
 def articulation_dict(art: Articulation, mesh: SceneMesh) -> dict:
     """The ``export/articulation.json`` schema: world-frame (rest) axes and origins,
-    per-frame joint values (at ``fps`` frames per second), observed limits, and the
-    vertex count of every part."""
+    per-frame joint values (at ``fps`` frames per second), observed limits, each joint's
+    ``fit_residual`` (:func:`joint_fit_residuals`, × bbox diagonal), and the vertex
+    count of every part."""
     counts = [int((art.vertex_part == p).sum()) for p in range(art.num_parts)]
     if len(art.vertex_part) != mesh.num_vertices:
         raise ValueError(f"vertex_part has {len(art.vertex_part)} labels for {mesh.num_vertices}")
+    residuals = joint_fit_residuals(art, mesh.vertices)
     return {
         "frame": "input",
         "units": "m",
@@ -84,8 +87,9 @@ def articulation_dict(art: Articulation, mesh: SceneMesh) -> dict:
                 "origin": [float(x) for x in j.origin],
                 "values": [float(x) for x in j.values],
                 "limits": [float(j.limits[0]), float(j.limits[1])],
+                "fit_residual": residual,
             }
-            for j in art.joints
+            for j, residual in zip(art.joints, residuals, strict=True)
         ],
         "parts": [
             {"name": name, "num_vertices": count}

@@ -169,6 +169,34 @@ def part_poses_from_joint_values(
     return out
 
 
+def joint_fit_residuals(art: Articulation, vertices: Float[np.ndarray, "N 3"]) -> list[float]:
+    """How far each joint's ideal motion is from its part's reconstructed motion.
+
+    Per joint: the mean over frames and over the child part's rest vertices of the
+    distance between the vertex moved by ``T_world_part`` and by forward kinematics of
+    the joint values, divided by the bounding-box diagonal. 0 means the joint explains
+    the motion exactly; a value near the part's travel means it explains little of it.
+    """
+    if not art.joints:
+        return []
+    values = np.stack([np.asarray(j.values, dtype=np.float64) for j in art.joints], axis=1)
+    ideal = part_poses_from_joint_values(art, values)
+    diag = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
+    out = []
+    for p in range(1, len(art.part_names)):
+        pts = vertices[np.asarray(art.vertex_part) == p]
+        if len(pts) == 0:
+            out.append(0.0)
+            continue
+        a = (
+            np.einsum("tij,nj->tni", art.T_world_part[:, p, :3, :3], pts)
+            + art.T_world_part[:, p, None, :3, 3]
+        )
+        b = np.einsum("tij,nj->tni", ideal[:, p, :3, :3], pts) + ideal[:, p, None, :3, 3]
+        out.append(float(np.linalg.norm(a - b, axis=-1).mean() / diag))
+    return out
+
+
 def matrix_to_trs(
     matrix: Float[np.ndarray, "T 4 4"],
 ) -> tuple[Float[np.ndarray, "T 3"], Float[np.ndarray, "T 4"]]:

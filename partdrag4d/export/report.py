@@ -32,6 +32,7 @@ from PIL import Image
 
 from partdrag4d.assets.kinematics import move_vertices
 from partdrag4d.containers import Articulation, JointType, SceneMesh, VideoSet
+from partdrag4d.export.kinematics import joint_fit_residuals
 from partdrag4d.render.camera_math import project
 from partdrag4d.render.rasterizer import Rasterizer
 from partdrag4d.store.video_io import write_mp4
@@ -184,20 +185,21 @@ def _metrics_table(metrics: dict) -> str:
     return main + "".join(tables)
 
 
-def _joint_table(art: Articulation) -> str:
+def _joint_table(art: Articulation, vertices: np.ndarray) -> str:
     rows = []
-    for joint in art.joints:
+    residuals = joint_fit_residuals(art, vertices)
+    for joint, residual in zip(art.joints, residuals, strict=True):
         unit = "rad" if joint.type is JointType.REVOLUTE else "m"
         cells = [
             joint.name, joint.type.value, joint.parent, joint.child,
             "[" + ", ".join(f"{x:.3f}" for x in joint.axis) + "]",
             "[" + ", ".join(f"{x:.3f}" for x in joint.origin) + "]",
             f"[{joint.limits[0]:.3f}, {joint.limits[1]:.3f}] {unit}",
+            f"{residual:.2e}",
         ]  # fmt: skip
         rows.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    head = "".join(
-        f"<th>{h}</th>" for h in ("joint", "type", "parent", "child", "axis", "origin", "range")
-    )
+    names = ("joint", "type", "parent", "child", "axis", "origin", "range", "fit residual")
+    head = "".join(f"<th>{h}</th>" for h in names)
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
@@ -289,7 +291,11 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
     if not art.joints:
         body.append(f'<p class="notice" id="no-moving-part">{html.escape(NO_MOVING_PART)}</p>')
     else:
-        body.append("<h2>Joints</h2>" + _joint_table(art))
+        body.append(
+            "<h2>Joints</h2>" + _joint_table(art, inputs.mesh.vertices) + "<p>Fit residual: "
+            "mean distance between each part's reconstructed motion and its joint's ideal "
+            "motion, × the bounding-box diagonal (0: the joint explains the motion).</p>"
+        )
         if has_plot:
             body.append(figure("joint_values", "joint value per frame"))
     if inputs.metrics:

@@ -109,3 +109,19 @@ def test_static_urdf(static, tmp_path):
     # The mesh loads back with the base's vertices (in the base frame = world at rest).
     loaded = robot.scene.to_geometry()
     np.testing.assert_allclose(loaded.bounds, mesh.bounds(), atol=1e-6)
+
+
+def test_fit_residual_is_zero_for_ideal_joints_and_grows_with_misfit(articulated_case):
+    from dataclasses import replace
+
+    from partdrag4d.export.bundle import articulation_dict
+    from partdrag4d.export.kinematics import joint_fit_residuals
+
+    _, mesh, art = articulated_case
+    assert max(joint_fit_residuals(art, mesh.vertices)) < 1e-9
+    shifted = art.T_world_part.copy()
+    shifted[:, 1, 0, 3] += 0.05 * mesh.bbox_diagonal()  # the first part drifts off its joint
+    worse = joint_fit_residuals(replace(art, T_world_part=shifted), mesh.vertices)
+    assert worse[0] == pytest.approx(0.05, rel=1e-6)
+    doc = articulation_dict(art, mesh)
+    assert all(j["fit_residual"] < 1e-9 for j in doc["joints"])
