@@ -25,6 +25,7 @@ def draw_drags(
     trajectories: Float[np.ndarray, "T D 2"],
     visible: Bool[np.ndarray, "D"],
     scale: int = 1,
+    colors: UInt8[np.ndarray, "D 3"] | None = None,
 ) -> UInt8[np.ndarray, "h w 3"]:
     """Draw each visible drag: its path, a dot at the start and an arrow head at the end.
 
@@ -34,6 +35,7 @@ def draw_drags(
         visible: which drags to draw.
         scale: integer upscaling of the image before drawing (crisper lines on small
             frames); coordinates are scaled with it.
+        colors: one RGB colour per drag (default: the drag palette, by index).
     """
     out = np.ascontiguousarray(
         cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
@@ -42,7 +44,11 @@ def draw_drags(
     )
     thick = max(1, round(out.shape[0] / 128))
     for d in np.flatnonzero(visible):
-        color = DRAG_COLORS[d % len(DRAG_COLORS)]
+        color = (
+            DRAG_COLORS[d % len(DRAG_COLORS)]
+            if colors is None
+            else tuple(int(c) for c in colors[d])
+        )
         pts = np.round(trajectories[:, d] * scale * 16).astype(np.int32)  # 4 bits subpixel
         cv2.polylines(out, [pts[:, None]], False, color, thick, cv2.LINE_AA, shift=4)
         cv2.circle(out, tuple(pts[0]), 3 * thick * 16, color, -1, cv2.LINE_AA, shift=4)

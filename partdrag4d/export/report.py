@@ -90,6 +90,20 @@ def part_color(labels: Int[np.ndarray, "..."]) -> UInt8[np.ndarray, "... 3"]:
     return _PALETTE[np.asarray(labels) % len(_PALETTE)]
 
 
+def drag_colors(
+    label: Int[np.ndarray, "H W"], starts: Float[np.ndarray, "D 2"]
+) -> UInt8[np.ndarray, "D 3"]:
+    """Each drag in the colour of the reconstructed part under its start point (the
+    joints' colours in the report); grey where it starts on no part."""
+    h, w = label.shape
+    cols = np.clip(np.floor(starts[:, 0]).astype(int), 0, w - 1)
+    rows = np.clip(np.floor(starts[:, 1]).astype(int), 0, h - 1)
+    parts = label[rows, cols]
+    out = part_color(np.maximum(parts, 0))
+    out[parts < 0] = (128, 128, 128)
+    return out.astype(np.uint8)
+
+
 def overlay_parts(
     frame: UInt8[np.ndarray, "H W 3"], label: Int[np.ndarray, "H W"], opacity: float
 ) -> UInt8[np.ndarray, "H W 3"]:
@@ -241,9 +255,10 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
             tag = f"view_{v:02d}"
             frames = videos.frames[v]
             drags, visible = videos.drags_2d[v], videos.drags_visible[v]
-            images[f"{tag}_first_drags"] = draw_drags(frames[0], drags, visible)
-            images[f"{tag}_last_drags"] = draw_drags(frames[-1], drags, visible)
             rest = rasterizer.render(cams.K[v], cams.T_cam_world[v], None, vertex_part)
+            colors = drag_colors(rest.label, drags[0])  # the colour of the part dragged
+            images[f"{tag}_first_drags"] = draw_drags(frames[0], drags, visible, colors=colors)
+            images[f"{tag}_last_drags"] = draw_drags(frames[-1], drags, visible, colors=colors)
             parts = overlay_parts(frames[0], rest.label, cfg.overlay_opacity)
             images[f"{tag}_parts_joints"] = draw_joint_axes(
                 parts, art, cams.K[v], cams.T_cam_world[v], half_length
