@@ -34,15 +34,12 @@ in launcher subprocesses inherit it)."""
 
 def _clean_failure_files() -> None:
     """Remove the failure lists of runs that were killed (their pid is gone)."""
+    from partdrag4d.store.run_folder import pid_alive
+
     for path in Path(tempfile.gettempdir()).glob("partdrag4d-failures-*-*"):
         pid = path.name.split("-")[2]
-        if pid.isdigit():
-            try:
-                os.kill(int(pid), 0)
-            except ProcessLookupError:
-                path.unlink(missing_ok=True)
-            except PermissionError:
-                pass
+        if pid.isdigit() and not pid_alive(int(pid)):
+            path.unlink(missing_ok=True)
 
 
 def _record_failure(run_dir: Path, error: str) -> None:

@@ -51,7 +51,8 @@ def place(src: Path, dst: Path, link: bool = False) -> None:
         shutil.copy2(src, dst)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (leftovers of dead ones may be removed)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -69,7 +70,7 @@ def clean_leftovers(out_dir: Path) -> None:
     for entry in parent.glob(f".{out_dir.name}.*-*-*"):
         kind, _, rest = entry.name[len(out_dir.name) + 2 :].partition("-")
         pid = rest.split("-", 1)[0]
-        if kind in {"staging", "old"} and pid.isdigit() and not _alive(int(pid)):
+        if kind in {"staging", "old"} and pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
 
 
