@@ -268,7 +268,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
     """
     check_config(cfg)
     names = check_stages(cfg.stages)
-    check_writable(Path(out_dir), "out_dir", estimated_bytes(cfg))
+    check_writable(Path(out_dir), "out_dir", estimated_bytes(cfg), swapped=True)
     table = _stage_table()
     if cfg.runtime.cache not in {m.value for m in CacheMode}:
         raise InputError("runtime.cache", cfg.runtime.cache, "must be use, refresh or off")
@@ -279,7 +279,12 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
         store = ArtefactStore(Path(tmp_root), mode)
     else:
         cache_dir = Path(cfg.paths.cache_dir).expanduser()
-        check_writable(cache_dir, "paths.cache_dir", estimated_bytes(cfg))
+        check_writable(
+            cache_dir,
+            "paths.cache_dir",
+            estimated_bytes(cfg),
+            hint="use a writable paths.cache_dir or runtime.cache=off",
+        )
         store = ArtefactStore(cache_dir, mode)
         store.clean_tmp(max_age_s=60.0)
     if not cfg.runtime.progress:

@@ -10,14 +10,13 @@ the key nerfstudio's dynamic datasets read; static-scene parsers ignore it.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 from jaxtyping import Float
 
 from partdrag4d.containers import VideoSet
+from partdrag4d.store.run_folder import link_or_copy
 from partdrag4d.store.video_io import frame_name, write_png
 
 # Flips camera y and z: OpenCV camera axes <-> OpenGL camera axes (an involution).
@@ -53,13 +52,9 @@ def _intrinsics(K: Float[np.ndarray, "3 3"], width: int, height: int) -> dict:
 def _place_image(src: Path | None, frame: np.ndarray, dst: Path) -> None:
     """Hard-link an existing identical PNG when there is one (no re-encode), else write."""
     if src is not None and src.exists():
-        try:
-            os.link(src, dst)
-            return
-        except OSError:  # other filesystem, no hard links: copy instead
-            shutil.copyfile(src, dst)
-            return
-    write_png(frame, dst)
+        link_or_copy(src, dst)
+    else:
+        write_png(frame, dst)
 
 
 def write_nerfstudio(

@@ -32,7 +32,7 @@ OWNED = (
 """What a run writes into its folder; the rest of an existing folder is kept."""
 
 
-def _link_or_copy(src: str, dst: str) -> None:
+def link_or_copy(src: str | Path, dst: str | Path) -> None:
     """Hard-link a file (both folders share the bytes), copy across devices."""
     try:
         os.link(src, dst)
@@ -44,9 +44,9 @@ def place(src: Path, dst: Path, link: bool = False) -> None:
     """Copy (or hard-link) the file or folder ``src`` to ``dst`` (created)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
-        shutil.copytree(src, dst, copy_function=_link_or_copy if link else shutil.copy2)
+        shutil.copytree(src, dst, copy_function=link_or_copy if link else shutil.copy2)
     elif link:
-        _link_or_copy(str(src), str(dst))
+        link_or_copy(src, dst)
     else:
         shutil.copy2(src, dst)
 
@@ -102,12 +102,22 @@ def write_run_folder(out_dir: Path, fill: Callable[[Path], None]) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def check_writable(path: Path, key: str, need_bytes: int = 0) -> None:
+def check_writable(
+    path: Path, key: str, need_bytes: int = 0, *, swapped: bool = False, hint: str = ""
+) -> None:
     """``path`` is (or can be made) a writable folder with ``need_bytes`` free. Nothing
     is created: the probe file goes into the nearest folder that exists.
 
+    Args:
+        path: the folder.
+        key: the config key it comes from (named by the error).
+        need_bytes: free space the run needs there.
+        swapped: the folder is replaced through a sibling (:func:`write_run_folder`), so
+            its parent must take new folders too.
+        hint: appended to the not-writable error (what to do instead).
+
     Raises:
-        InputError: naming the config ``key`` (``out_dir``, ``paths.cache_dir``).
+        InputError: naming ``key``.
     """
     path = path.absolute()
     if path.exists() and not path.is_dir():
@@ -119,14 +129,14 @@ def check_writable(path: Path, key: str, need_bytes: int = 0) -> None:
         probe = existing / f".partdrag4d-probe-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         probe.write_bytes(b"0" * 4096)
         probe.unlink()
-        if key == "out_dir" and path.exists():  # swapped in through a sibling folder
+        if swapped and path.exists():
             sibling = path.parent / f".{path.name}.probe-{uuid.uuid4().hex[:6]}"
             sibling.mkdir()
             sibling.rmdir()
     except OSError as err:
         reason = "no space left" if err.errno == errno.ENOSPC else err.strerror or str(err)
-        hint = "; use a writable paths.cache_dir or runtime.cache=off" if "cache" in key else ""
-        raise InputError("config", key, f"{path} is not writable ({reason}){hint}") from None
+        tail = f"; {hint}" if hint else ""
+        raise InputError("config", key, f"{path} is not writable ({reason}){tail}") from None
     free = shutil.disk_usage(existing).free
     if free < need_bytes:
         raise InputError(
