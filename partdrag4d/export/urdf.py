@@ -4,6 +4,7 @@ Layout written under ``out_dir``::
 
     model.urdf
     meshes/<part>.obj, meshes/<part>.mtl, meshes/texture_<k>.png
+    meshes/collision/<part>_<k>.obj      (convex pieces: one <collision> each)
 
 Frames (see :mod:`partdrag4d.export.kinematics`): each link frame is its part's pivot
 frame (the world frame translated to the joint origin at rest, no rotation); link
@@ -23,13 +24,16 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from PIL import Image
 
+from partdrag4d.config_checks import OneOf
 from partdrag4d.containers import Articulation, Joint, JointType, SceneMesh
+from partdrag4d.export.collision import CollisionConfig, convex_pieces, write_hull_obj
 from partdrag4d.export.kinematics import joint_range, part_parents, part_pivots
 from partdrag4d.export.parts import PartPiece, split_by_part
 
@@ -37,6 +41,8 @@ from partdrag4d.export.parts import PartPiece, split_by_part
 @dataclass
 class UrdfConfig:
     """Options of the URDF writer."""
+
+    CHECKS: ClassVar[dict] = {"collision": OneOf(("convex", "visual", "none"))}
 
     limit_margin: float = 0.1
     """Relative widening of each side of the observed range (fraction of its width)."""
@@ -52,8 +58,12 @@ class UrdfConfig:
     """Mass of every link (kg): the reconstruction does not know densities."""
     add_world_link: bool = False
     """Add a ``world`` link with a fixed joint to the base (some tools expect one)."""
-    include_collision: bool = True
-    """Use each link's visual mesh as its collision geometry."""
+    collision: str = "convex"
+    """Collision geometry of each link: ``convex`` (the part cut into convex pieces, one
+    ``<collision>`` each, so openings stay open in a simulator), ``visual`` (the visual
+    mesh, which most simulators replace by its convex hull) or ``none``."""
+    convex: CollisionConfig = field(default_factory=CollisionConfig)
+    """How ``collision=convex`` cuts a part into pieces."""
     robot_name: str = "partdrag4d"
     """``<robot name>``."""
 
@@ -126,6 +136,30 @@ def _inertial(link: ET.Element, pieces: list[PartPiece], cfg: UrdfConfig):
     )  # fmt: skip
 
 
+def _add_mesh(link: ET.Element, tag: str, filename: str) -> None:
+    element = ET.SubElement(link, tag)
+    ET.SubElement(element, "origin", xyz="0 0 0", rpy="0 0 0")
+    ET.SubElement(ET.SubElement(element, "geometry"), "mesh", filename=filename)
+
+
+def _write_collision(
+    pieces: list[PartPiece], stem: str, folder: Path, cfg: CollisionConfig
+) -> list[str]:
+    """The part's convex pieces as ``<stem>_<k>.obj`` under ``folder``; their names."""
+    vertices, faces, offset = [], [], 0
+    for piece in pieces:
+        vertices.append(piece.vertices)
+        faces.append(piece.faces + offset)
+        offset += len(piece.vertices)
+    hulls = convex_pieces(np.concatenate(vertices), np.concatenate(faces), cfg)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for k, hull in enumerate(hulls):
+        names.append(f"{stem}_{k}.obj")
+        write_hull_obj(hull, folder / names[-1])
+    return names
+
+
 def write_urdf(
     art: Articulation, mesh: SceneMesh, out_dir: Path, cfg: UrdfConfig = UrdfConfig()
 ) -> Path:
@@ -178,11 +212,12 @@ def write_urdf(
             stem += "_"
         stems.add(stem)
         _write_obj(pieces[p], stem, mesh_dir, textures)
-        for tag in ("visual", "collision") if cfg.include_collision else ("visual",):
-            element = ET.SubElement(link, tag)
-            ET.SubElement(element, "origin", xyz="0 0 0", rpy="0 0 0")
-            geometry = ET.SubElement(element, "geometry")
-            ET.SubElement(geometry, "mesh", filename=f"meshes/{stem}.obj")
+        _add_mesh(link, "visual", f"meshes/{stem}.obj")
+        if cfg.collision == "visual":
+            _add_mesh(link, "collision", f"meshes/{stem}.obj")
+        elif cfg.collision == "convex":
+            for name in _write_collision(pieces[p], stem, mesh_dir / "collision", cfg.convex):
+                _add_mesh(link, "collision", f"meshes/collision/{name}")
     for i, joint in enumerate(art.joints):
         p = i + 1
         element = ET.SubElement(robot, "joint", name=joint.name, type=joint.type.value)
