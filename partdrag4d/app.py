@@ -118,7 +118,7 @@ def _write_status(run_dir: Path, status: dict) -> None:
 
 
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
-def _main(dcfg: DictConfig) -> None:
+def _main(dcfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
@@ -139,6 +139,26 @@ def _main(dcfg: DictConfig) -> None:
     code = run_job(cfg, run_dir, multirun)
     if code and not multirun:
         sys.exit(code)
+    return None if code else objective_value(cfg)
+
+
+def objective_value(cfg: PipelineConfig) -> float | None:
+    """The value of ``cfg.objective`` in the run's ``metrics.json`` (what an optimising
+    sweeper reads from the job), or None; a missing metric is said on stderr."""
+    if cfg.objective is None:
+        return None
+    path = Path(cfg.out_dir) / "metrics.json"
+    metrics = json.loads(path.read_text()) if path.is_file() else {}
+    value = metrics.get(cfg.objective)
+    if not isinstance(value, int | float):
+        known = ", ".join(k for k, v in metrics.items() if isinstance(v, int | float))
+        print(
+            f"partdrag4d: error: objective: {cfg.objective!r} is not a number in {path} "
+            f"(numbers there: {known or 'none; the run has no ground truth'})",
+            file=sys.stderr,
+        )
+        return None
+    return float(value)
 
 
 HELP = """partdrag4d: drag a static 3D object into an articulated, animated one.

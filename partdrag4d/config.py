@@ -321,6 +321,10 @@ class PipelineConfig:
     """Where this run's outputs go (videos/, export/, metrics.json, report.html)."""
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     """Stages to run: a prefix of the pipeline (e.g. ``[prepare,generate]``)."""
+    objective: str | None = None
+    """A key of ``metrics.json`` (e.g. ``axis_angle_deg``) whose value the job returns to
+    a sweeper that optimises, such as Optuna (``experiment=tune_articulate``); None
+    returns nothing. A job that fails or lacks the metric returns None (a failed trial)."""
 
 
 @dataclass

@@ -6,6 +6,7 @@ runs in the launching process after the basic, joblib or submitit launcher is do
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -83,6 +84,22 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "/")
 
 
+def _short(override: str) -> str:
+    """``a.b.c=0.12345678`` -> ``c=0.1235`` (a plot label)."""
+    key, _, value = override.partition("=")
+    with contextlib.suppress(ValueError):  # not a number: kept as written
+        value = _cell(float(value)) if "." in value or "e" in value else value
+    return f"{key.rsplit('.', 1)[-1]}={value}"
+
+
+def _labels(rows: list[dict]) -> list[str]:
+    """Per job, the overrides that differ between the jobs (shortened), else its number."""
+    split = [str(r.get("overrides") or "").split() for r in rows]
+    common = set.intersection(*(set(s) for s in split)) if split else set()
+    labels = [", ".join(_short(o) for o in s if o not in common) for s in split]
+    return [label or str(r["job"]) for label, r in zip(labels, rows, strict=True)]
+
+
 def _plots(rows: list[dict], sweep_dir: Path) -> None:
     import matplotlib
 
@@ -95,11 +112,10 @@ def _plots(rows: list[dict], sweep_dir: Path) -> None:
             continue
         fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(have) + 2), 3.2))
         ax.bar(range(len(have)), [r[metric] for r in have], color="#0072B2")
-        ax.set_xticks(range(len(have)), [r["overrides"] or r["job"] for r in have])
-        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+        ax.set_xticks(range(len(have)), _labels(have), rotation=60, ha="right")
+        ax.tick_params(axis="x", labelsize=7)
         ax.set_ylabel(metric)
-        fig.tight_layout()
-        fig.savefig(sweep_dir / f"sweep_{metric}.png", dpi=100)
+        fig.savefig(sweep_dir / f"sweep_{metric}.png", dpi=100, bbox_inches="tight")
         plt.close(fig)
 
 

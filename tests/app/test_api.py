@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from app_helpers import job_config
 
 import partdrag4d
 
@@ -106,3 +107,17 @@ def test_wheel_installs_and_runs_outside_the_repo(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert (work / "run" / "artefacts.json").is_file()
+
+
+def test_objective_value_reads_the_metric_or_says_what_is_there(tmp_path, capsys):
+    from partdrag4d.app import objective_value
+
+    cfg = job_config(tmp_path, "objective=axis_angle_deg")
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True)
+    (out / "metrics.json").write_text(json.dumps({"axis_angle_deg": 0.25, "per_joint": []}))
+    assert objective_value(cfg) == 0.25
+    cfg.objective = "no_such_metric"
+    assert objective_value(cfg) is None
+    err = capsys.readouterr().err
+    assert "objective: 'no_such_metric'" in err and "axis_angle_deg" in err

@@ -162,3 +162,44 @@ def test_parallel_sweep_shares_upstream_artefacts(tmp_path):
     assert sorted(len(c) for c in computed) == [1, 2]
     assert sum("prepare" in c for c in computed) == 1
     _check_summary(tmp_path / "sweep", {"generator.samples=0": "ok", "generator.samples=4": "ok"})
+
+
+def test_submitit_local_launcher_sweep(tmp_path):
+    """The submitit launcher (its local executor: one subprocess per job) ends in the
+    same summary as the basic launcher."""
+    res = run_app(
+        tmp_path,
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.timeout_min=10",
+        "generator.samples=0,4",
+        PREFIX,
+        multirun=True,
+    )
+    assert res.returncode == 0, res.stderr
+    statuses = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/status.json")]
+    assert [s["status"] for s in statuses] == ["ok", "ok"]
+    _check_summary(tmp_path / "sweep", {"generator.samples=0": "ok", "generator.samples=4": "ok"})
+
+
+def test_optuna_sweep_minimises_the_objective(tmp_path):
+    """`experiment=tune_articulate`: every trial returns its `axis_angle_deg` to Optuna,
+    whose best value is the smallest one in the sweep summary."""
+    import csv
+
+    import yaml
+
+    res = run_app(
+        tmp_path,
+        "experiment=tune_articulate",
+        "hydra.sweeper.n_trials=2",
+        "asset.category=cabinet",
+        multirun=True,
+    )
+    assert res.returncode == 0, res.stderr
+    sweep = tmp_path / "sweep"
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    with open(sweep / "sweep_summary.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)
+    assert best["best_value"] == pytest.approx(min(float(r["axis_angle_deg"]) for r in rows))
+    assert set(best["best_params"]) >= {"articulate.model_fit.score.sigma_grey"}
