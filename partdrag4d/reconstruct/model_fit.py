@@ -33,6 +33,7 @@ import numpy as np
 from jaxtyping import UInt8
 
 from partdrag4d.containers import Articulation, CameraRig, SceneMesh
+from partdrag4d.progress import bar
 from partdrag4d.reconstruct.discover import DiscoverConfig, discover_parts
 from partdrag4d.reconstruct.joints import JointSelectConfig
 from partdrag4d.reconstruct.model import (
@@ -156,11 +157,15 @@ def fit_model(
 
     diag = mesh.bbox_diagonal()
     log: list[dict] = []
-    with Rasterizer(mesh, rig.width, rig.height) as rast:
+    # the number of hypotheses is not known ahead: the bar counts them and names the step
+    steps = bar(desc="articulate: models scored", unit="model")
+    with Rasterizer(mesh, rig.width, rig.height) as rast, steps:
 
         def score(model: Model, what: str) -> Score:
+            steps.set_postfix_str(what, refresh=False)
             s = score_hypothesis(model.hypothesis(), mesh, rig, frames, cfg.score, rast)
             log.append({"model": what, "parts": len(model.parents), "total": s.total})
+            steps.update()
             return s
 
         def with_amplitudes(model: Model, what: str) -> tuple[Model, Score]:

@@ -157,3 +157,31 @@ def test_missing_model_says_how_to_get_one(tmp_path):
     res = run_app(tmp_path, "generator=puppet_master", "stages=[prepare,generate]")
     assert res.returncode == 2 and "generator.model_path" in res.stderr
     assert "make_tiny_drag_model" in res.stderr
+
+
+@pytest.mark.slow
+def test_franka_arm_end_to_end(tmp_path):
+    """The arm that once gave a 2.5e10 rad joint and a 379 GiB allocation in export: the
+    run finishes, every joint value is sane, the GLB stays small and the URDF loads in
+    pybullet with its collision pieces."""
+    pybullet = pytest.importorskip("pybullet")
+    pybullet_data = pytest.importorskip("pybullet_data")
+    urdf = Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf"
+    out = tmp_path / "out"
+    res = run_app(tmp_path, "asset=urdf", f"asset.path={urdf}", f"out_dir={out}")
+    assert res.returncode == 0, res.stderr
+    doc = check_articulation_json(out / "export/articulation.json", 8)
+    for joint in doc["joints"]:
+        values = np.asarray(joint["values"])
+        assert np.all(np.isfinite(values))
+        bound = 2 * np.pi if joint["type"] == "revolute" else 3.0  # a turn; a few metres
+        assert np.ptp(values) <= bound, joint
+    assert (out / "export/model.glb").stat().st_size < 50e6
+    client = pybullet.connect(pybullet.DIRECT)
+    try:
+        body = pybullet.loadURDF(str(out / "export/urdf/model.urdf"), physicsClientId=client)
+        moving = [j for j in doc["joints"] if j["type"] != "fixed"]
+        assert pybullet.getNumJoints(body, physicsClientId=client) == len(doc["joints"])
+        assert len(moving) >= 1
+    finally:
+        pybullet.disconnect(client)
