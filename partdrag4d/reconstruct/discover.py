@@ -81,6 +81,29 @@ class DiscoverConfig:
     """Most vertices linked by proximity (evenly spaced; the others join the nearest)."""
     min_evidence: int = 50
     """Smallest candidate: pixels (over all views and frames) moving unexplained."""
+    track_size: int = 128
+    """Candidates are tracked at most this many pixels on the image's long side (never
+    enlarged): they only need to be good enough to be scored, at full size; a kept
+    model is tracked again at full size."""
+
+
+def downsized(rig: CameraRig, frames: np.ndarray, longest: int) -> tuple[CameraRig, np.ndarray]:
+    """The rig and the frames scaled so the long side is at most ``longest`` pixels."""
+    factor = longest / max(rig.width, rig.height)
+    if factor >= 1.0:
+        return rig, frames
+    w, h = max(1, round(rig.width * factor)), max(1, round(rig.height * factor))
+    sx, sy = w / rig.width, h / rig.height
+    K = rig.K.copy()
+    K[:, 0, :] *= sx  # corner-origin pixels: the principal point scales with the image
+    K[:, 1, :] *= sy
+    small = np.stack(
+        [
+            np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in view])
+            for view in frames
+        ]
+    )
+    return replace(rig, K=K, width=w, height=h), small
 
 
 def surface_samples(mesh: SceneMesh, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,15 +288,17 @@ def discover_parts(
     if not cfg.enabled:
         return model, model_score
     diag = mesh.bbox_diagonal()
-    # candidates only need to be good enough to be scored: two rounds per frame
+    # candidates only need to be good enough to be scored: two rounds per frame, at
+    # most track_size pixels
     track_cfg = replace(track_cfg, iterations=min(track_cfg.iterations, 2))
+    small_rig, small_frames = downsized(rig, frames, cfg.track_size)
     added = 0
     while added < cfg.max_new_parts:
         seen, moved = motion_evidence(model, mesh, rig, frames, rast, cfg)
         trials = []
         for mask in candidate_parts(mesh, seen, moved, diag, cfg)[: cfg.candidates_per_round]:
             trial = with_part(
-                model, mask, mesh, rig, frames, diag, track_cfg, max_points, joint_cfg
+                model, mask, mesh, small_rig, small_frames, diag, track_cfg, max_points, joint_cfg
             )
             if trial is not None:
                 trials.append((trial, score(trial, f"add part_{len(trial.parents) - 1}")))
