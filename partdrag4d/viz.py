@@ -79,14 +79,19 @@ def label(image: UInt8[np.ndarray, "H W 3"], text: str) -> UInt8[np.ndarray, "H 
     return out
 
 
-def contact_sheet(videos: VideoSet, scale: int = 1) -> UInt8[np.ndarray, "h w 3"]:
+def contact_sheet(
+    videos: VideoSet, scale: int = 1, colors: list[np.ndarray] | None = None
+) -> UInt8[np.ndarray, "h w 3"]:
     """One row per view: the first and the last frame, drags drawn, each labelled with its
-    view and frame, 4 px white gutters."""
+    view and frame, 4 px white gutters. ``colors``: per view, one RGB colour per drag
+    (default: the drag palette, by index)."""
     rows = []
     last_t = videos.num_frames - 1
     for v in range(videos.num_views):
-        first = draw_drags(videos.frames[v, 0], videos.drags_2d[v], videos.drags_visible[v], scale)
-        last = draw_drags(videos.frames[v, -1], videos.drags_2d[v], videos.drags_visible[v], scale)
+        drags, visible = videos.drags_2d[v], videos.drags_visible[v]
+        c = None if colors is None else colors[v]
+        first = draw_drags(videos.frames[v, 0], drags, visible, scale, colors=c)
+        last = draw_drags(videos.frames[v, -1], drags, visible, scale, colors=c)
         first, last = label(first, f"view {v} frame 0"), label(last, f"view {v} frame {last_t}")
         gutter = np.full((first.shape[0], 4, 3), 255, np.uint8)
         rows.append(np.concatenate([first, gutter, last], axis=1))

@@ -3,7 +3,10 @@
 ``write_report(out_dir, inputs)`` writes
 
 - ``out_dir/report.html``: self-contained (every image embedded as a base64 PNG);
-- ``out_dir/report/*.png``: the same images as files;
+- ``out_dir/report/*.png``: the same images as files, and ``contact_sheet.png``: the
+  first and last frame of every view with each drag in its joint's colour (the run
+  folder's own ``contact_sheet.png`` is the generator's, drawn before any joint exists,
+  with one colour per drag);
 - ``out_dir/report/side_by_side_view_XX.mp4``: per view, the input video next to a
   re-render of the reconstruction from the same camera (H.264, yuv420p, PyAV).
 
@@ -36,7 +39,7 @@ from partdrag4d.export.kinematics import joint_fit_residuals
 from partdrag4d.render.camera_math import project
 from partdrag4d.render.rasterizer import Rasterizer
 from partdrag4d.store.video_io import write_mp4
-from partdrag4d.viz import draw_drags
+from partdrag4d.viz import contact_sheet, draw_drags
 
 matplotlib.use("Agg")  # headless: no display on CI machines
 import matplotlib.pyplot as plt  # noqa: E402
@@ -249,7 +252,7 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
     rest = mesh.vertices
     poses = [move_vertices(rest, art.vertex_part, T) for T in art.T_world_part[:num_frames]]
     vertex_part = np.asarray(art.vertex_part, dtype=np.int64)
-    sections = []
+    sections, view_colors = [], []
     with Rasterizer(mesh, cams.width, cams.height) as rasterizer:
         for v in range(videos.num_views):
             tag = f"view_{v:02d}"
@@ -257,6 +260,7 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
             drags, visible = videos.drags_2d[v], videos.drags_visible[v]
             rest = rasterizer.render(cams.K[v], cams.T_cam_world[v], None, vertex_part)
             colors = drag_colors(rest.label, drags[0])  # the colour of the part dragged
+            view_colors.append(colors)
             images[f"{tag}_first_drags"] = draw_drags(frames[0], drags, visible, colors=colors)
             images[f"{tag}_last_drags"] = draw_drags(frames[-1], drags, visible, colors=colors)
             parts = overlay_parts(frames[0], rest.label, cfg.overlay_opacity)
@@ -277,6 +281,9 @@ def write_report(out_dir: Path, inputs: ReportInputs, cfg: ReportConfig = Report
                 )
             sections.append((tag, video_note))
 
+    # the generator's contact sheet again, each drag in its joint's colour
+    sheet = contact_sheet(videos, max(1, 256 // cams.width), view_colors)
+    (image_dir / "contact_sheet.png").write_bytes(_png(sheet))
     has_plot = any(j.type is not JointType.FIXED for j in art.joints)
     if has_plot:
         images["joint_values"] = _joint_plot(art)

@@ -64,7 +64,7 @@ def test_report_contents(chain_export):
     assert NO_MOVING_PART not in page
     srcs = _img_srcs(paths.report_html)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
-    pngs = sorted(p.name for p in paths.report_dir.glob("*.png"))
+    pngs = sorted(p.name for p in paths.report_dir.glob("*.png") if p.name != "contact_sheet.png")
     assert len(srcs) == len(pngs) == 1 + 3 * videos.num_views
     # The drag arrows change the first frame where a visible drag starts.
     first = np.asarray(Image.open(paths.report_dir / "view_00_first_drags.png"))
@@ -80,6 +80,25 @@ def test_report_contents(chain_export):
         left = frames[-1][:, :w].astype(float)
         right = frames[-1][:, w:].astype(float)
         assert np.abs(left - right).mean() < 12.0
+
+
+def test_report_contact_sheet_draws_drags_in_their_joints_colours(chain_export):
+    """Each drag starts on a part; its dot has that part's colour (the colour of the
+    part's joint in the axes and plots), not the drag palette's colour for its index."""
+    from partdrag4d.export.report import part_color
+    from partdrag4d.viz import DRAG_COLORS
+
+    out, paths, _, art, videos = chain_export
+    sheet = np.asarray(Image.open(paths.report_dir / "contact_sheet.png"))
+    scale = max(1, 256 // videos.cameras.width)
+    allowed = {tuple(c) for c in part_color(np.arange(art.num_parts))} | {(128, 128, 128)}
+    for d in np.flatnonzero(videos.drags_visible[0]):
+        col, row = np.floor(videos.drags_2d[0, 0, d] * scale).astype(int)
+        got = tuple(int(x) for x in sheet[row, col])
+        assert got in allowed, (d, got)
+    last = np.flatnonzero(videos.drags_visible[0])[-1]
+    col, row = np.floor(videos.drags_2d[0, 0, last] * scale).astype(int)
+    assert tuple(int(x) for x in sheet[row, col]) != DRAG_COLORS[last]  # not by index
 
 
 def test_static_export_says_no_moving_part(tmp_path, validate_gltf):
