@@ -40,6 +40,7 @@ from partdrag4d.reconstruct.model_fit import fit_model
 from partdrag4d.reconstruct.observations import (
     Observations,
     check_inputs,
+    fit_poses,
     make_observations,
 )
 from partdrag4d.reconstruct.part_cleanup import clean_parts
@@ -47,6 +48,7 @@ from partdrag4d.reconstruct.pose import reprojection_errors
 from partdrag4d.reconstruct.proposals import Part, ransac_part, split_part
 from partdrag4d.reconstruct.sanity import sane_articulation
 from partdrag4d.reconstruct.segment import anchor_normals, label_faces, vertex_labels
+from partdrag4d.reconstruct.split import PointTracks
 from partdrag4d.reconstruct.tree import Tree, fit_tree, fold_fragments, refit_relabelled
 
 __all__ = ["ArticulateConfig", "run_articulate"]
@@ -187,7 +189,8 @@ def run_articulate(
     proposal = tree_articulation(tree, point_part, obs, mesh, cfg, extras)
     if frames is not None:
         log.info("articulate: checking %d joints against the videos", len(proposal.joints))
-        proposal = fit_model(proposal, mesh, cameras, frames, cfg.model_fit, cfg.joint)
+        points = PointTracks(obs.anchors, lambda groups, T0: fit_poses(obs, groups, T0, cfg))
+        proposal = fit_model(proposal, mesh, cameras, frames, cfg.model_fit, cfg.joint, points)
     art = sane_articulation(proposal, mesh, cfg.sanity)
     log.info(
         "articulate: %s", ", ".join(f"{j.name} {j.type.value}" for j in art.joints) or "static"

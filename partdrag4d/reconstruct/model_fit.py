@@ -13,10 +13,12 @@ re-rendered videos plus a description-length cost per part and joint):
    selection (:func:`.joints.select_joint`), composed parents first;
 3. **model selection**: the proposal's joints and the tracked ones are rendered and
    scored; the better articulation is kept;
-4. **discovery** (:mod:`.discover`): where the chosen model leaves the videos' motion
+4. **splitting** (:mod:`.split`): a part whose welded pieces move differently by
+   their point tracks is split in two when that lowers the score;
+5. **discovery** (:mod:`.discover`): where the chosen model leaves the videos' motion
    unexplained, candidate parts are tracked and kept when the score drops; then all
    parts are tracked together once more (kept if better);
-5. **folding**: each moving part is merged into its parent or its nearest part (its
+6. **folding**: each moving part is merged into its parent or its nearest part (its
    children re-parented, joints refitted) when that lowers the score, i.e. when its own
    motion explains fewer pixels than its parameters cost.
 
@@ -46,6 +48,7 @@ from partdrag4d.reconstruct.model import (
 )
 from partdrag4d.reconstruct.model_score import Score, ScoreConfig, score_hypothesis
 from partdrag4d.reconstruct.render_compare import RenderCompareConfig, track_parts
+from partdrag4d.reconstruct.split import PointTracks, SplitConfig, split_parts
 from partdrag4d.reconstruct.view_amplitude import ViewAmplitudeConfig, fit_view_scales
 
 
@@ -66,6 +69,8 @@ class ModelFitConfig:
     """Render-and-compare tracking."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
     """The criterion."""
+    split: SplitConfig = field(default_factory=SplitConfig)
+    """Parts whose pieces move differently, split in two."""
     discover: DiscoverConfig = field(default_factory=DiscoverConfig)
     """New parts where the model leaves motion unexplained."""
     view_amplitude: ViewAmplitudeConfig = field(default_factory=ViewAmplitudeConfig)
@@ -136,6 +141,7 @@ def fit_model(
     frames: UInt8[np.ndarray, "V T H W 3"],
     cfg: ModelFitConfig,
     joint_cfg: JointSelectConfig,
+    points: PointTracks | None = None,
 ) -> Articulation:
     """The proposal ``art`` checked and improved against the videos (module docstring).
 
@@ -146,6 +152,7 @@ def fit_model(
         frames: the videos (V, T, H, W, 3).
         cfg: settings.
         joint_cfg: joint-type selection.
+        points: the tracked surface points (for splitting parts; None: no splitting).
 
     Returns:
         The articulation with the lowest score; its extras hold every score compared
@@ -185,6 +192,9 @@ def fit_model(
         tracked = tracked_model(proposal, mesh, rig, frames, diag, cfg, joint_cfg)
         candidates = [with_amplitudes(proposal, "proposal"), with_amplitudes(tracked, "tracked")]
         best, best_score = min(candidates, key=lambda c: c[1].total)
+        best, best_score = split_parts(
+            best, best_score, mesh, score, points, cfg.split, cfg.max_joint_points, joint_cfg
+        )
         grown, grown_score = discover_parts(
             best,
             best_score,
