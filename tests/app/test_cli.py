@@ -144,20 +144,19 @@ def _check_summary(sweep: Path, expected: dict[str, str]) -> list[dict]:
     return rows
 
 
-def test_parallel_sweep_shares_upstream_artefacts(tmp_path):
-    """Two jobs at once (joblib launcher) that differ only downstream of `prepare`: one
-    computes `prepare`, the other waits on the key's lock and reuses it."""
-    res = run_app(
-        tmp_path,
-        "hydra/launcher=joblib",
-        "hydra.launcher.n_jobs=2",
-        "generator.samples=0,4",
-        PREFIX,
-        multirun=True,
-    )
+def _two_job_sweep(tmp_path: Path, *launcher: str) -> list[dict]:
+    """A two-job sweep (``generator.samples=0,4``) through ``launcher``; both jobs ok."""
+    res = run_app(tmp_path, *launcher, "generator.samples=0,4", PREFIX, multirun=True)
     assert res.returncode == 0, res.stderr
     statuses = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/status.json")]
     assert [s["status"] for s in statuses] == ["ok", "ok"]
+    return statuses
+
+
+def test_parallel_sweep_shares_upstream_artefacts(tmp_path):
+    """Two jobs at once (joblib launcher) that differ only downstream of `prepare`: one
+    computes `prepare`, the other waits on the key's lock and reuses it."""
+    statuses = _two_job_sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
     computed = [s["executed"] for s in statuses]
     assert sorted(len(c) for c in computed) == [1, 2]
     assert sum("prepare" in c for c in computed) == 1
@@ -167,17 +166,7 @@ def test_parallel_sweep_shares_upstream_artefacts(tmp_path):
 def test_submitit_local_launcher_sweep(tmp_path):
     """The submitit launcher (its local executor: one subprocess per job) ends in the
     same summary as the basic launcher."""
-    res = run_app(
-        tmp_path,
-        "hydra/launcher=submitit_local",
-        "hydra.launcher.timeout_min=10",
-        "generator.samples=0,4",
-        PREFIX,
-        multirun=True,
-    )
-    assert res.returncode == 0, res.stderr
-    statuses = [json.loads(p.read_text()) for p in (tmp_path / "sweep").glob("*/status.json")]
-    assert [s["status"] for s in statuses] == ["ok", "ok"]
+    _two_job_sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
     _check_summary(tmp_path / "sweep", {"generator.samples=0": "ok", "generator.samples=4": "ok"})
 
 
