@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import cv2
 import numpy as np
@@ -52,14 +51,6 @@ class DragClip:
     """(K,) bool, which slots are used."""
     added_time_ids: torch.Tensor
     """(3,) fps - 1, motion bucket, noise augmentation."""
-
-
-class ClipDataset(Protocol):
-    """What training reads: indexable cached clips."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, index: int) -> DragClip: ...
 
 
 class CachedClipDataset:

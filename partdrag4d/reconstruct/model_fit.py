@@ -18,9 +18,13 @@ re-rendered videos plus a description-length cost per part and joint):
 5. **discovery** (:mod:`.discover`): where the chosen model leaves the videos' motion
    unexplained, candidate parts are tracked and kept when the score drops; then all
    parts are tracked together once more (kept if better);
-6. **folding**: each moving part is merged into its parent or its nearest part (its
+6. **joint adjustment** (:mod:`.joint_adjust`): every joint's line and values refined
+   together against all views and frames (a parent's value moves its children's
+   pixels too), kept when the score drops;
+7. **folding**: each moving part is merged into its parent or its nearest part (its
    children re-parented, joints refitted) when that lowers the score, i.e. when its own
-   motion explains fewer pixels than its parameters cost.
+   motion explains fewer pixels than its parameters cost; after a fold the joints are
+   adjusted again.
 
 Every joint records its source (``tracks``, ``drag`` or ``render-compare``). Reads the videos,
 the cameras, the rest mesh and the proposals only, never ground truth.
@@ -37,6 +41,7 @@ from jaxtyping import UInt8
 from partdrag4d.containers import Articulation, CameraRig, SceneMesh
 from partdrag4d.progress import bar
 from partdrag4d.reconstruct.discover import DiscoverConfig, discover_parts
+from partdrag4d.reconstruct.joint_adjust import JointAdjustConfig, adjust_joints
 from partdrag4d.reconstruct.joints import JointSelectConfig
 from partdrag4d.reconstruct.model import (
     Model,
@@ -75,6 +80,8 @@ class ModelFitConfig:
     """New parts where the model leaves motion unexplained."""
     view_amplitude: ViewAmplitudeConfig = field(default_factory=ViewAmplitudeConfig)
     """One amplitude per view and joint (generated views disagree on it)."""
+    adjust: JointAdjustConfig = field(default_factory=JointAdjustConfig)
+    """Every joint's line and values refined together against the videos."""
 
 
 def tracked_model(
@@ -183,6 +190,14 @@ def fit_model(
                 options.append((scaled, score(scaled, what + " + view amplitudes")))
             return min(options, key=lambda c: c[1].total)
 
+        def adjusted(model: Model, model_score: Score, what: str) -> tuple[Model, Score]:
+            """The model with its joints adjusted against the videos, if that scores better."""
+            if not cfg.adjust.enabled:
+                return model, model_score
+            trial = adjust_joints(model, mesh, rig, frames, rast, cfg.adjust, cfg.track)
+            s = score(trial, what)
+            return (trial, s) if s.total < model_score.total else (model, model_score)
+
         proposal = from_articulation(art)
         for part in range(len(proposal.parents) - 1, 0, -1):  # a part without vertices
             if not np.any(proposal.vertex_part == part):  # moves nothing: it goes
@@ -214,9 +229,12 @@ def fit_model(
                 [(grown, grown_score), with_amplitudes(retracked, "tracked again")],
                 key=lambda c: c[1].total,
             )
-        best, best_score = grown, grown_score
+        best, best_score = adjusted(grown, grown_score, "adjusted")
         if cfg.fold:
-            best, best_score = merged_model(best, best_score, mesh, diag, score, cfg, joint_cfg)
+            merged, merged_score = merged_model(best, best_score, mesh, diag, score, cfg, joint_cfg)
+            if merged is not best:  # parts went: the joints left adjusted again
+                merged, merged_score = adjusted(merged, merged_score, "merged + adjusted")
+            best, best_score = merged, merged_score
     out = to_articulation(best, art)
     out.extras["model_scores"] = log
     return out

@@ -14,8 +14,6 @@ from jaxtyping import Float, Int
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from partdrag4d.containers import Primitive, SceneMesh
-
 
 @dataclass
 class SegmentConfig:
@@ -165,33 +163,3 @@ def vertex_labels(
     votes = np.zeros((num_vertices, num_parts))
     np.add.at(votes, (faces.ravel(), np.repeat(face_part, 3)), 1.0)
     return votes.argmax(1).astype(np.int64)
-
-
-def face_labels(
-    faces: Int[np.ndarray, "F 3"], vertex_part: Int[np.ndarray, "N"]
-) -> Int[np.ndarray, "F"]:
-    """Majority part of each face's three vertices (first vertex's on a three-way tie)."""
-    lab = vertex_part[faces]
-    a, b, c = lab[:, 0], lab[:, 1], lab[:, 2]
-    return np.where((b == c) & (a != b), b, a).astype(np.int64)
-
-
-def split_mesh(
-    mesh: SceneMesh, face_part: Int[np.ndarray, "F"], num_parts: int
-) -> list[SceneMesh | None]:
-    """Split a mesh into one mesh per part (faces by ``face_part``; None for an empty
-    part). Vertices are re-indexed per primitive; materials and uvs are kept."""
-    out: list[SceneMesh | None] = []
-    offs = np.cumsum([0] + [len(p.faces) for p in mesh.primitives])
-    for k in range(num_parts):
-        prims = []
-        for i, p in enumerate(mesh.primitives):
-            sel = face_part[offs[i] : offs[i + 1]] == k
-            if not sel.any():
-                continue
-            f = p.faces[sel]
-            used, inv = np.unique(f, return_inverse=True)
-            uvs = None if p.uvs is None else p.uvs[used]
-            prims.append(Primitive(p.vertices[used], inv.reshape(-1, 3), p.material, uvs))
-        out.append(SceneMesh(tuple(prims)) if prims else None)
-    return out
