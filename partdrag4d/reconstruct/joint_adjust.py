@@ -25,7 +25,7 @@ drops. Reads the videos, cameras and rest mesh only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from jaxtyping import Float, Int
@@ -35,6 +35,7 @@ from partdrag4d.reconstruct.joints import joint_transforms
 from partdrag4d.reconstruct.model import Model, compose
 from partdrag4d.reconstruct.pose import project
 from partdrag4d.reconstruct.render_compare import (
+    Matches,
     RenderCompareConfig,
     sqrt_information,
     view_matches,
@@ -59,16 +60,11 @@ class JointAdjustConfig:
 
 
 @dataclass(frozen=True)
-class FrameMatches:
+class FrameMatches(Matches):
     """2D-3D matches of every moving part in one frame, over all views."""
 
-    X: Float[np.ndarray, "N 3"]
-    """Rest-state points."""
-    uv: Float[np.ndarray, "N 2"]
-    """Where the frame shows them (pixels)."""
-    view: Int[np.ndarray, "N"]
-    part: Int[np.ndarray, "N"]
-    sqrt_info: Float[np.ndarray, "N 2 2"]
+    part: Int[np.ndarray, "N"] = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Part of each match."""
 
 
 def tangent_basis(a: Float[np.ndarray, "3"]) -> Float[np.ndarray, "2 3"]:
@@ -202,7 +198,7 @@ def collect_matches(
         if len(X) < track_cfg.min_matches:
             out.append(None)
             continue
-        out.append(FrameMatches(X, uv, view, part, sqrt_information(info, track_cfg.info_floor)))
+        out.append(FrameMatches(X, uv, view, sqrt_information(info, track_cfg.info_floor), part))
     return out
 
 
