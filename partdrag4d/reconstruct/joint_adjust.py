@@ -171,7 +171,6 @@ def collect_matches(
     rig: CameraRig,
     frames: np.ndarray,
     rast,
-    scale: np.ndarray,
     track_cfg: RenderCompareConfig,
     most: int,
 ) -> list[FrameMatches | None]:
@@ -181,14 +180,12 @@ def collect_matches(
 
     V, T, P = rig.num_views, frames.shape[1], len(model.parents)
     cfg = replace(track_cfg, max_matches_per_view=most)
-    lines = [None] + [(f.type, f.axis, f.origin) for f in model.fits[1:]]
+    h = model.hypothesis()  # each view at its own amplitudes
     out: list[FrameMatches | None] = [None]
     for t in range(1, T):
-        values = np.array([0.0] + [f.values[t] for f in model.fits[1:]])
-        poses = chain_poses(model.parents, lines, values, scale)
         found = []
         for v in range(V):
-            verts = move_vertices(mesh.vertices, model.vertex_part, poses[v])
+            verts = move_vertices(mesh.vertices, model.vertex_part, h.poses(v, t))
             per_part = view_matches(
                 rast, rig, v, verts, model.vertex_part, frames[v, t], list(range(1, P)), cfg
             )
@@ -321,9 +318,7 @@ def adjust_joints(
 
     for _ in range(cfg.rounds):
         before = Q[:, moving].copy()
-        matches = collect_matches(
-            as_model(), mesh, rig, frames, rast, chain.scale, track_cfg, cfg.max_matches
-        )
+        matches = collect_matches(as_model(), mesh, rig, frames, rast, track_cfg, cfg.max_matches)
         if all(m is None for m in matches):
             break
         args = (rig, track_cfg.huber_px, cfg.steps)
