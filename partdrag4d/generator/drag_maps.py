@@ -43,20 +43,25 @@ def drag_maps(
     drag_mask: Bool[torch.Tensor, "B D"],
     height: int,
     width: int,
+    rounding: str = "floor",
 ) -> Float[torch.Tensor, "B T C h w"]:
     """Rasterise drags into per-frame maps of 6 channels per drag (C = 6 D).
 
     Each drag's channels are -1 everywhere except at the pixels holding its start point
     (channels 0-1), its position in this frame (2-3) and its position in the last frame
     (4-5), where they hold the sub-pixel offset (x * width - column, y * height - row) in
-    [0, 1] of the point inside that pixel. Masked slots and points outside [0, 1]^2 leave
-    their channels at -1.
+    [0, 1] of the point inside that pixel. Masked slots leave their channels at -1.
 
     Args:
         drags: normalised trajectories.
         drag_mask: which drag slots are used.
         height: map height h (a UNet resolution).
         width: map width w.
+        rounding: ``"floor"``: a point marks the pixel it lies in and points outside
+            [0, 1]^2 are not drawn. ``"round_clip"`` (the published Puppet-Master
+            checkpoint's rule): column ``round(x * w - 0.5)`` (half to even) clipped to
+            the image, so points outside mark the border pixel with an offset outside
+            [0, 1], and a point on a pixel corner may get offset 1 in the pixel before.
 
     Returns:
         Maps of shape (B, T, 6 D, h, w), channel ``6 d + 2 k + c`` for drag d, point k,
@@ -69,10 +74,17 @@ def drag_maps(
     )  # B T D 3 2
     px = points[..., 0] * width
     py = points[..., 1] * height
-    col = px.floor().clamp(0, width - 1)
-    row = py.floor().clamp(0, height - 1)
+    if rounding == "floor":
+        col, row = px.floor(), py.floor()
+        inside = ((points >= 0) & (points <= 1)).all(dim=-1)  # B T D 3
+    elif rounding == "round_clip":
+        col, row = torch.round(px - 0.5), torch.round(py - 0.5)
+        inside = torch.ones(points.shape[:-1], dtype=torch.bool, device=points.device)
+    else:
+        raise ValueError(f"drag_maps: rounding must be 'floor' or 'round_clip', got {rounding!r}")
+    col = col.clamp(0, width - 1)
+    row = row.clamp(0, height - 1)
     offsets = torch.stack([px - col, py - row], dim=-1)  # B T D 3 2
-    inside = ((points >= 0) & (points <= 1)).all(dim=-1)  # B T D 3
     valid = inside & drag_mask[:, None, :, None]
     # Invalid points write -1 (the background value) at some pixel: a no-op by design,
     # so one scatter handles every slot without gathering the valid ones first.
@@ -108,6 +120,47 @@ def sincos_embed_2d(
     angles = points[..., :, None] * freqs  # ... 2 n
     emb = torch.cat([angles.sin(), angles.cos()], dim=-1)  # ... 2 2n
     return emb.flatten(-2)
+
+
+def grid_sincos_embed_2d(
+    points: Float[torch.Tensor, "*batch 2"], height: int, width: int, dim: int = 64
+) -> Float[torch.Tensor, "*batch dim"]:
+    """Sin-cos embedding of a pixel grid, interpolated at normalised points.
+
+    The table is the MAE-style 2D embedding of integer pixel indices (first half the
+    column, second half the row; each half [sin(p w_k), cos(p w_k)] with
+    w_k = 10000^(-k / (dim / 4))), read bilinearly at pixel coordinate ``x * w - 0.5``
+    clipped to the grid (``grid_sample`` with border padding, align_corners=False).
+    This is how the published Puppet-Master checkpoint embeds drag points.
+
+    Args:
+        points: normalised (x, y).
+        height: grid rows.
+        width: grid columns.
+        dim: embedding size, a multiple of 4.
+
+    Returns:
+        The embedding, in the dtype of ``points``.
+    """
+    if dim % 4 != 0:
+        raise ValueError(f"grid_sincos_embed_2d: dim must be a multiple of 4, got {dim}")
+    n = dim // 4
+    omega = 1.0 / 10000.0 ** (torch.arange(n, dtype=torch.float64, device=points.device) / n)
+
+    def axis(coord: torch.Tensor, size: int) -> torch.Tensor:
+        pixel = (coord.double() * size - 0.5).clamp(0, size - 1)
+        lo = pixel.floor()
+        frac = (pixel - lo)[..., None]
+        hi = (lo + 1).clamp(max=size - 1)
+
+        def table(p: torch.Tensor) -> torch.Tensor:
+            angles = p[..., None] * omega
+            return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+        return (1 - frac) * table(lo) + frac * table(hi)
+
+    emb = torch.cat([axis(points[..., 0], width), axis(points[..., 1], height)], dim=-1)
+    return emb.to(points.dtype)
 
 
 def pad_drags(

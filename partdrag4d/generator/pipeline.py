@@ -18,7 +18,6 @@ import numpy as np
 import PIL.Image
 import torch
 from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
-from diffusers.models import UNetSpatioTemporalConditionModel
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
     _append_dims,
@@ -30,6 +29,7 @@ from diffusers.video_processor import VideoProcessor
 from transformers import CLIPImageProcessor, CLIPVisionModelWithProjection
 
 from partdrag4d.generator.drag_maps import pad_drags
+from partdrag4d.generator.loaders import DragPipelineLoadersMixin
 from partdrag4d.generator.unet import DragUNetSpatioTemporalModel
 
 
@@ -46,7 +46,7 @@ class DragVideoPipelineOutput(BaseOutput):
     frames: list[list[PIL.Image.Image]] | np.ndarray | torch.Tensor
 
 
-class DragVideoPipeline(DiffusionPipeline):
+class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
     r"""Drag-conditioned image-to-video generation (Puppet-Master design).
 
     Args:
@@ -79,55 +79,6 @@ class DragVideoPipeline(DiffusionPipeline):
         self.vae_scale_factor = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.video_processor = VideoProcessor(
             do_resize=True, vae_scale_factor=self.vae_scale_factor
-        )
-
-    @classmethod
-    def from_svd(
-        cls,
-        svd_path_or_id: str,
-        num_drags: int = 5,
-        drag_encoder_channels: tuple[int, ...] = (256, 320, 320),
-        drag_pos_embed_dim: int = 64,
-        torch_dtype: torch.dtype | None = None,
-        **kwargs,
-    ) -> DragVideoPipeline:
-        """A drag pipeline from a Stable Video Diffusion checkpoint (the fine-tuning start).
-
-        Loads vae, image_encoder, feature_extractor, scheduler and unet from the
-        subfolders of a local SVD folder or hub id (e.g.
-        ``stabilityai/stable-video-diffusion-img2vid``) and adds zero-initialised drag
-        modules to the UNet (``DragUNetSpatioTemporalModel.from_unet``).
-
-        Args:
-            svd_path_or_id: local folder or hub id of an SVD pipeline.
-            num_drags: K, drag slots.
-            drag_encoder_channels: drag map encoder channels.
-            drag_pos_embed_dim: sin-cos embedding size per point.
-            torch_dtype: dtype to load the models in.
-            **kwargs: passed to every ``from_pretrained`` (``revision``, ``variant``,
-                ``local_files_only``, ...).
-        """
-        dtype_kw = {"torch_dtype": torch_dtype} if torch_dtype is not None else {}
-        load = {"use_safetensors": True, **kwargs, **dtype_kw}
-        unet = UNetSpatioTemporalConditionModel.from_pretrained(
-            svd_path_or_id, subfolder="unet", **load
-        )
-        return cls(
-            vae=AutoencoderKLTemporalDecoder.from_pretrained(
-                svd_path_or_id, subfolder="vae", **load
-            ),
-            image_encoder=CLIPVisionModelWithProjection.from_pretrained(
-                svd_path_or_id, subfolder="image_encoder", **load
-            ),
-            unet=DragUNetSpatioTemporalModel.from_unet(
-                unet, num_drags, drag_encoder_channels, drag_pos_embed_dim
-            ),
-            scheduler=EulerDiscreteScheduler.from_pretrained(
-                svd_path_or_id, subfolder="scheduler", **kwargs
-            ),
-            feature_extractor=CLIPImageProcessor.from_pretrained(
-                svd_path_or_id, subfolder="feature_extractor", **kwargs
-            ),
         )
 
     # ------------------------------------------------------------------ encoding

@@ -6,16 +6,19 @@ injections (README.md, "Generators"):
 
 1. **Modulation.** In every down/up block with cross-attention, after each ResNet,
    ``h = h * (1 + scale) + shift`` where (scale, shift) come from the drag maps at that
-   resolution through a per-block conv encoder and a per-ResNet zero-initialised conv.
+   resolution through a conv encoder and a per-ResNet zero-initialised conv.
    The mid block is not modulated.
-2. **Drag tokens.** Before every spatial transformer with cross-attention (mid block
-   included) the detached features at each drag's start and current position, with
-   sin-cos embeddings of both points, go through an MLP to one token per drag, appended
-   to the CLIP token; empty slots are masked out of the cross-attention.
-3. **All-to-first attention** in every spatial self-attention (temporal attention and
-   temporal cross-attention are unchanged and see the CLIP token only).
+2. **Drag tokens.** Before every spatial transformer with cross-attention the detached
+   features at each drag's start and current position, with sin-cos embeddings of both
+   points, go through an MLP to one token per drag, appended to the CLIP token.
+3. **All-to-first attention** in every spatial self-attention (temporal attention is
+   unchanged).
 
-Drags enter ``forward`` as normalised trajectories (see ``drag_maps``) with a slot mask.
+``drag_variant`` picks between this project's layout and the published Puppet-Master
+network (``drag_modules.VARIANTS``: per-block or per-ResNet encoders, how positions are
+embedded, masked or zero empty tokens, mid-block tokens, what the temporal
+cross-attention reads). Drags enter ``forward`` as normalised trajectories (see
+``drag_maps``) with a slot mask.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from diffusers.configuration_utils import register_to_config
 
 # Imported for diffusers' loader: DiffusionPipeline.from_pretrained finds a custom
@@ -39,86 +41,16 @@ from diffusers.models.unets.unet_spatio_temporal_condition import (
 from diffusers.utils.torch_utils import maybe_adjust_dtype_for_device
 
 from partdrag4d.generator.attention import AllToFirstAttnProcessor, DragCrossAttnProcessor
-from partdrag4d.generator.drag_maps import CHANNELS_PER_DRAG, drag_maps, sincos_embed_2d
-
-
-class DragMapEncoder(nn.Module):
-    """3x3 conv stack with SiLU reading the 6 D-channel drag maps at one resolution."""
-
-    def __init__(self, in_channels: int, channels: Sequence[int]):
-        super().__init__()
-        layers: list[nn.Module] = []
-        for c in channels:
-            layers += [nn.Conv2d(in_channels, c, 3, padding=1), nn.SiLU()]
-            in_channels = c
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, maps: torch.Tensor) -> torch.Tensor:
-        return self.net(maps)
-
-
-class DragTokenizer(nn.Module):
-    """One cross-attention token per drag from UNet features at its start/current point."""
-
-    def __init__(self, feature_channels: int, pos_embed_dim: int, token_dim: int):
-        super().__init__()
-        self.pos_embed_dim = pos_embed_dim
-        self.mlp = nn.Sequential(
-            nn.Linear(2 * feature_channels + 2 * pos_embed_dim, token_dim),
-            nn.SiLU(),
-            nn.Linear(token_dim, token_dim),
-        )
-
-    def positions(self, drags: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sampling grid and position embeddings of the drags (features not needed).
-
-        Args:
-            drags: (B, T, K, 2) normalised trajectories.
-
-        Returns:
-            The (B*T, 1, 2K, 2) ``grid_sample`` grid of [start points, current points] and
-            their (B*T, K, 2P) sin-cos embeddings; both depend on the drags only, so a
-            forward pass computes them once for all tokenizers of the same ``P``.
-        """
-        B, T, K, _ = drags.shape
-        start = drags[:, :1].expand(B, T, K, 2)
-        points = torch.cat([start, drags], dim=2).reshape(B * T, 1, 2 * K, 2)
-        # align_corners=False: grid -1/+1 are the outer image edges, matching x in [0, 1].
-        grid = points * 2.0 - 1.0
-        pos = sincos_embed_2d(points[:, 0], self.pos_embed_dim)  # BT 2K P
-        return grid, torch.cat([pos[:, :K], pos[:, K:]], dim=-1)
-
-    def forward(
-        self,
-        features: torch.Tensor,
-        drags: torch.Tensor,
-        positions: tuple[torch.Tensor, torch.Tensor] | None = None,
-    ) -> torch.Tensor:
-        """Tokens for every frame.
-
-        Args:
-            features: (B*T, C, h, w) UNet features (detached here: the tokens read the
-                features without steering them through this path).
-            drags: (B, T, K, 2) normalised trajectories.
-            positions: ``self.positions(drags)`` when already computed.
-
-        Returns:
-            (B*T, K, token_dim) tokens.
-        """
-        K = drags.shape[2]
-        grid, pos = positions if positions is not None else self.positions(drags)
-        grid = grid.to(features.dtype)
-        sampled = F.grid_sample(features.detach(), grid, mode="bilinear", align_corners=False)
-        sampled = sampled[:, :, 0].transpose(1, 2)  # BT 2K C
-        feats = torch.cat([sampled[:, :K], sampled[:, K:]], dim=-1)  # BT K 2C
-        return self.mlp(torch.cat([feats, pos.to(features.dtype)], dim=-1))
-
-
-def _zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
-    conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-    nn.init.zeros_(conv.weight)
-    nn.init.zeros_(conv.bias)
-    return conv
+from partdrag4d.generator.drag_maps import CHANNELS_PER_DRAG
+from partdrag4d.generator.drag_modules import (
+    DragMapEncoder,
+    DragTokenizer,
+    drag_inputs,
+    encoder_channels,
+    variant_named,
+    zero_conv,
+)
+from partdrag4d.generator.drag_transformer import transformer_forward
 
 
 class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
@@ -129,6 +61,8 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         drag_encoder_channels (`tuple[int]`, defaults to `(256, 320, 320)`): channels of
             the 3x3 conv stack reading the drag maps in each modulated block.
         drag_pos_embed_dim (`int`, defaults to 64): sin-cos embedding size per point.
+        drag_variant (`str`, defaults to `"partdrag4d"`): the layout of the drag modules,
+            `"partdrag4d"` or `"puppet_master"` (the published checkpoint's network).
     """
 
     @register_to_config
@@ -160,6 +94,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         num_drags: int = 5,
         drag_encoder_channels: Sequence[int] = (256, 320, 320),
         drag_pos_embed_dim: int = 64,
+        drag_variant: str = "partdrag4d",
     ):
         super().__init__(
             sample_size=sample_size,
@@ -176,8 +111,9 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             num_attention_heads=num_attention_heads,
             num_frames=num_frames,
         )
+        self.variant = variant = variant_named(drag_variant)
         map_channels = CHANNELS_PER_DRAG * num_drags
-        enc_out = drag_encoder_channels[-1]
+        widths = encoder_channels(drag_encoder_channels, variant.encoder_per_layer)
         self.drag_encoders = nn.ModuleDict()
         self.drag_modulations = nn.ModuleDict()
         self.drag_tokenizers = nn.ModuleDict()
@@ -185,24 +121,32 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         def token_dim(transformer: TransformerSpatioTemporalModel) -> int:
             return transformer.transformer_blocks[0].attn2.to_k.in_features
 
+        def tokenizers(attentions: nn.ModuleList) -> nn.ModuleList:
+            return nn.ModuleList(
+                DragTokenizer(
+                    a.in_channels, drag_pos_embed_dim, token_dim(a), variant.feature_padding
+                )
+                for a in attentions
+            )
+
         for prefix, blocks in (("down", self.down_blocks), ("up", self.up_blocks)):
             for i, block in enumerate(blocks):
                 if not getattr(block, "has_cross_attention", False):
                     continue
                 key = f"{prefix}_{i}"
-                self.drag_encoders[key] = DragMapEncoder(map_channels, drag_encoder_channels)
+                if variant.encoder_per_layer:
+                    self.drag_encoders[key] = nn.ModuleList(
+                        DragMapEncoder(map_channels, widths) for _ in block.resnets
+                    )
+                else:
+                    self.drag_encoders[key] = DragMapEncoder(map_channels, widths)
                 self.drag_modulations[key] = nn.ModuleList(
-                    _zero_conv(enc_out, 2 * r.spatial_res_block.conv2.out_channels)
+                    zero_conv(widths[-1], 2 * r.spatial_res_block.conv2.out_channels)
                     for r in block.resnets
                 )
-                self.drag_tokenizers[key] = nn.ModuleList(
-                    DragTokenizer(a.in_channels, drag_pos_embed_dim, token_dim(a))
-                    for a in block.attentions
-                )
-        self.drag_tokenizers["mid"] = nn.ModuleList(
-            DragTokenizer(a.in_channels, drag_pos_embed_dim, token_dim(a))
-            for a in self.mid_block.attentions
-        )
+                self.drag_tokenizers[key] = tokenizers(block.attentions)
+        if variant.mid_block_tokens:
+            self.drag_tokenizers["mid"] = tokenizers(self.mid_block.attentions)
         self.set_drag_attn_processors()
 
     # ------------------------------------------------------------------ construction
@@ -269,7 +213,7 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         key: str,
         index: int,
         hidden_states: torch.Tensor,
-        encoded: dict[str, torch.Tensor],
+        encoded: dict,
         cache: dict,
         maps_at: Callable[[int, int], torch.Tensor],
     ) -> torch.Tensor:
@@ -277,87 +221,37 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         are kept in ``cache`` (reused by later denoising steps when the caller keeps it)."""
         mod = cache.get((key, index))
         if mod is None:
-            if key not in encoded:
-                encoded[key] = self.drag_encoders[key](maps_at(*hidden_states.shape[-2:]))
-            scale, shift = self.drag_modulations[key][index](encoded[key]).chunk(2, dim=1)
+            per_layer = self.variant.encoder_per_layer
+            enc_key = (key, index) if per_layer else key
+            if enc_key not in encoded:
+                encoder = self.drag_encoders[key][index] if per_layer else self.drag_encoders[key]
+                encoded[enc_key] = encoder(maps_at(*hidden_states.shape[-2:]))
+            scale, shift = self.drag_modulations[key][index](encoded[enc_key]).chunk(2, dim=1)
             mod = cache[(key, index)] = (1 + scale, shift)
         return torch.addcmul(mod[1], hidden_states, mod[0])
 
     def _transformer(
         self,
         transformer: TransformerSpatioTemporalModel,
-        tokenizer: DragTokenizer,
+        tokenizer: DragTokenizer | None,
         hidden_states: torch.Tensor,
         clip_context: torch.Tensor,
-        drags: torch.Tensor | None,
-        drag_bias: torch.Tensor | None,
+        tokens_at: Callable[[DragTokenizer, torch.Tensor], tuple] | None,
         image_only_indicator: torch.Tensor,
-        positions: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """``TransformerSpatioTemporalModel.forward`` with drag tokens in the spatial
-        cross-attention and ``num_frames`` handed to the all-to-first processors."""
-        batch_frames, _, height, width = hidden_states.shape
-        num_frames = image_only_indicator.shape[-1]
-        batch_size = batch_frames // num_frames
-
-        if drags is None:
+        """One spatio-temporal transformer; with a tokenizer (and drags) its spatial
+        cross-attention reads [CLIP token, drag tokens]."""
+        if tokenizer is None or tokens_at is None:
             context, bias = clip_context, None
         else:
-            tokens = tokenizer(hidden_states, drags, positions).to(clip_context.dtype)
-            context = torch.cat([clip_context, tokens], dim=1)
-            bias = drag_bias
-
-        # Temporal cross-attention sees the first frame's CLIP token only, as in SVD.
-        dim = clip_context.shape[-1]
-        time_context = clip_context.reshape(batch_size, num_frames, -1, dim)[:, 0]
-        time_context = time_context[:, None].broadcast_to(
-            batch_size, height * width, time_context.shape[-2], time_context.shape[-1]
+            tokens, bias = tokens_at(tokenizer, hidden_states)
+            context = torch.cat([clip_context, tokens.to(clip_context.dtype)], dim=1)
+        # SVD's temporal cross-attention reads the first frame's CLIP token; Puppet-Master's
+        # reads that frame's whole context, its drag tokens included.
+        temporal = context if self.variant.temporal_drag_tokens else clip_context
+        return transformer_forward(
+            transformer, hidden_states, context, bias, temporal, image_only_indicator
         )
-        time_context = time_context.reshape(batch_size * height * width, -1, clip_context.shape[-1])
-
-        residual = hidden_states
-        hidden_states = transformer.norm(hidden_states)
-        inner_dim = hidden_states.shape[1]
-        hidden_states = hidden_states.permute(0, 2, 3, 1).reshape(
-            batch_frames, height * width, inner_dim
-        )
-        hidden_states = transformer.proj_in(hidden_states)
-
-        frame_ids = torch.arange(num_frames, device=hidden_states.device).repeat(batch_size)
-        t_emb = transformer.time_proj(frame_ids).to(dtype=hidden_states.dtype)
-        emb = transformer.time_pos_embed(t_emb)[:, None, :]
-
-        kwargs = {"num_frames": num_frames}
-        for block, temporal_block in zip(
-            transformer.transformer_blocks, transformer.temporal_transformer_blocks, strict=True
-        ):
-            if torch.is_grad_enabled() and transformer.gradient_checkpointing:
-                hidden_states = transformer._gradient_checkpointing_func(
-                    block, hidden_states, None, context, bias, None, kwargs
-                )
-            else:
-                hidden_states = block(
-                    hidden_states,
-                    encoder_hidden_states=context,
-                    encoder_attention_mask=bias,
-                    cross_attention_kwargs=kwargs,
-                )
-            hidden_states_mix = temporal_block(
-                hidden_states + emb, num_frames=num_frames, encoder_hidden_states=time_context
-            )
-            hidden_states = transformer.time_mixer(
-                x_spatial=hidden_states,
-                x_temporal=hidden_states_mix,
-                image_only_indicator=image_only_indicator,
-            )
-
-        hidden_states = transformer.proj_out(hidden_states)
-        hidden_states = (
-            hidden_states.reshape(batch_frames, height, width, inner_dim)
-            .permute(0, 3, 1, 2)
-            .contiguous()
-        )
-        return hidden_states + residual
 
     def _resnet(self, block: nn.Module, resnet: nn.Module, h, emb, indicator) -> torch.Tensor:
         if torch.is_grad_enabled() and block.gradient_checkpointing:
@@ -411,12 +305,10 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             if tuple(drag_mask.shape) != (batch_size, K):
                 raise ValueError(f"drag_mask must have shape {(batch_size, K)}")
             drag_mask = drag_mask.bool()
-        map_drags = drags if drags is not None else sample.new_zeros(batch_size, num_frames, K, 2)
-        map_mask = (
-            drag_mask
-            if drags is not None
-            else torch.zeros(batch_size, K, dtype=torch.bool, device=sample.device)
-        )
+        if drags is None and not self.variant.mask_empty_tokens:
+            # Puppet-Master's network always reads K tokens: no drags = K empty slots.
+            drags = sample.new_zeros(batch_size, num_frames, K, 2)
+            drag_mask = torch.zeros(batch_size, K, dtype=torch.bool, device=sample.device)
 
         default_overall_up_factor = 2**self.num_upsamplers
         forward_upsample_size = any(s % default_overall_up_factor != 0 for s in sample.shape[-2:])
@@ -442,41 +334,26 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
             num_frames, dim=0, output_size=encoder_hidden_states.shape[0] * num_frames
         )
 
-        # Drag maps are made once per resolution, encoded once per block, and every
-        # drag-only quantity lives in `cache` (the caller's when given, see drag_cache).
+        # Every drag-only quantity lives in `cache` (the caller's when given, see drag_cache).
         cache = drag_cache if drag_cache is not None else {}
         signature = (tuple(sample.shape), num_frames, drags is not None)
         if cache.setdefault("signature", signature) != signature:
             raise ValueError("drag_cache was filled by a call with other inputs; use a new dict")
-        maps_cache: dict[tuple[int, int], torch.Tensor] = {}
-
-        def maps_at(height: int, width: int) -> torch.Tensor:
-            if (height, width) not in maps_cache:
-                m = drag_maps(map_drags.to(sample.dtype), map_mask, height, width)
-                maps_cache[(height, width)] = m.flatten(0, 1)
-            return maps_cache[(height, width)]
-
-        encoded: dict[str, torch.Tensor] = {}
-        positions = None
-        if drags is not None:
-            if "positions" not in cache:
-                cache["positions"] = self.drag_tokenizers["mid"][0].positions(drags)
-            positions = cache["positions"]
-        drag_bias = None
-        if drags is not None:
-            # Additive key bias over [CLIP token, K drag tokens]: -inf hides empty slots
-            # exactly (the CLIP token is always visible, so no row is fully masked).
-            keep = torch.cat(
-                [torch.ones(batch_size, 1, dtype=torch.bool, device=sample.device), drag_mask],
-                dim=1,
-            )
-            bias = torch.zeros(keep.shape, dtype=sample.dtype, device=sample.device)
-            bias = bias.masked_fill(~keep, float("-inf"))
-            drag_bias = bias.repeat_interleave(num_frames, dim=0)[:, None, :]
+        maps_at, tokens_at = drag_inputs(
+            self.variant,
+            K,
+            self.config.drag_pos_embed_dim,
+            drags,
+            drag_mask,
+            sample,
+            batch_size,
+            cache,
+        )
+        encoded: dict = {}
 
         def transformer(tokenizer, attn, h):
             return self._transformer(
-                attn, tokenizer, h, clip_context, drags, drag_bias, image_only_indicator, positions
+                attn, tokenizer, h, clip_context, tokens_at, image_only_indicator
             )
 
         # 2. pre-process
@@ -509,7 +386,8 @@ class DragUNetSpatioTemporalModel(UNetSpatioTemporalConditionModel):
         mid = self.mid_block
         sample = self._resnet(mid, mid.resnets[0], sample, emb, image_only_indicator)
         for j, (attn, resnet) in enumerate(zip(mid.attentions, mid.resnets[1:], strict=True)):
-            sample = transformer(self.drag_tokenizers["mid"][j], attn, sample)
+            tokenizer = self.drag_tokenizers["mid"][j] if "mid" in self.drag_tokenizers else None
+            sample = transformer(tokenizer, attn, sample)
             sample = self._resnet(mid, resnet, sample, emb, image_only_indicator)
 
         # 5. up
