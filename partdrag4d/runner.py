@@ -239,6 +239,20 @@ class _LazyInputs(Mapping[str, Any]):
         return len(self.keys)
 
 
+def _naming_videos(err: InputError, inputs: _LazyInputs, mode: CacheMode) -> InputError:
+    """A stage that rejects the generated videos says where they are to look at (the
+    ``generate`` artefact in the store: ``videos/``, ``contact_sheet.png``)."""
+    key = inputs.keys.get("generate")
+    if key is None or mode is CacheMode.OFF or not inputs.store.has(key):
+        return err
+    where = inputs.store.path(key).absolute()
+    message = (
+        f"{err.message}; the generated videos are in {where / 'videos'} "
+        f"(overview: {where / 'contact_sheet.png'})"
+    )
+    return InputError(err.source, err.field, message)
+
+
 def stage_seed(seed: int, stage: str) -> int:
     """A stage's own seed, derived from the run seed and the stage name (stable)."""
     return int(np.random.SeedSequence([seed, *stage.encode()]).generate_state(1)[0])
@@ -308,7 +322,10 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
                     manifest = store.read_manifest(key)
                 else:
                     start = time.perf_counter()
-                    artefact = stage.run(stage_cfg, inputs, np.random.default_rng(seed))
+                    try:
+                        artefact = stage.run(stage_cfg, inputs, np.random.default_rng(seed))
+                    except InputError as err:
+                        raise _naming_videos(err, inputs, mode) from None
                     manifest = Manifest.create(
                         kind=_kind(artefact),
                         key=key,

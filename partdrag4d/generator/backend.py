@@ -19,7 +19,7 @@ from partdrag4d.config_checks import FRACTION, OneOf, Range
 from partdrag4d.containers import SceneInput, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.generator.drag_maps import pixels_to_normalized
-from partdrag4d.progress import disabled
+from partdrag4d.progress import bar, disabled
 
 MAX_DRAGS_PER_VIEW = 5
 """Puppet-Master's K: drags conditioned on per clip."""
@@ -74,6 +74,12 @@ class PuppetMasterConfig:
     """Frames per VAE decode call."""
     views_per_batch: int = 4
     """Views generated together in one pipeline call."""
+    cpu_offload: bool = False
+    """Keep each model on the CPU until it runs (diffusers' model CPU offload, needs a
+    CUDA ``device``): the UNet, the VAE and the CLIP encoder never share the GPU."""
+    forward_chunking: bool = False
+    """Run the UNet's feed-forward layers one frame (spatial) or one pixel (temporal) at a
+    time, as diffusers' SVD pipeline offers: lower peak memory at full size."""
 
 
 def load_pipeline(cfg: PuppetMasterConfig):
@@ -94,6 +100,13 @@ def load_pipeline(cfg: PuppetMasterConfig):
             f"only safetensors weights and no custom code are loaded; {_HOW_TO_GET_WEIGHTS}",
         ) from None
     pipe.set_progress_bar_config(disable=bool(disabled()), desc="diffusion", leave=False)
+    if cfg.forward_chunking:
+        pipe.unet.enable_forward_chunking(chunk_size=1, dim=0)
+    if cfg.cpu_offload:
+        if not cfg.device.startswith("cuda"):
+            raise InputError("generator.cpu_offload", "cpu_offload", "needs a CUDA device")
+        pipe.enable_model_cpu_offload(device=cfg.device)
+        return pipe
     return pipe.to(cfg.device)
 
 
@@ -147,7 +160,8 @@ def generate_puppet_master(
 
     conditioned = np.zeros((V, scene.drags.num_drags), dtype=bool)
     frames = np.zeros((V, T, H, W, 3), dtype=np.uint8)
-    for start in range(0, V, cfg.views_per_batch):
+    batches = range(0, V, cfg.views_per_batch)
+    for start in bar(batches, desc=f"generate ({cfg.views_per_batch} views/call)", unit="call"):
         views = list(range(start, min(V, start + cfg.views_per_batch)))
         images, drags, masks = [], [], []
         for v in views:

@@ -153,6 +153,36 @@ def test_puppet_master_generator_end_to_end(tmp_path):
     assert (out / "report.html").is_file()
 
 
+@pytest.mark.slow
+def test_rejected_generated_videos_are_named(tmp_path):
+    """A random tiny model's videos fail the silhouette check (as they should): the one
+    line error says where those videos are; debug=tiny made them small and quick."""
+    model = tmp_path / "model"
+    made = subprocess.run(
+        [sys.executable, "tools/make_tiny_drag_model.py", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    res = run_app(
+        tmp_path,
+        "generator=puppet_master",
+        f"generator.model_path={model}",
+        "stages=[prepare,generate,track]",
+        f"out_dir={tmp_path / 'out'}",
+    )
+    assert res.returncode == 2, res.stderr
+    line = res.stderr.strip().splitlines()[-1]
+    assert "silhouette" in line and "the generated videos are in" in line, line
+    videos = Path(line.split("the generated videos are in ")[1].split(" (overview: ")[0])
+    sheet = Path(line.split("(overview: ")[1].rstrip(")"))
+    assert sorted(p.name for p in videos.iterdir())[:1] == ["view_00"] and sheet.is_file()
+    manifest = json.loads((videos.parent / "manifest.json").read_text())
+    assert manifest["config"]["num_inference_steps"] == 4  # debug=tiny's
+    assert not (tmp_path / "out").exists()
+
+
 def test_missing_model_says_how_to_get_one(tmp_path):
     res = run_app(tmp_path, "generator=puppet_master", "stages=[prepare,generate]")
     assert res.returncode == 2 and "generator.model_path" in res.stderr

@@ -59,6 +59,24 @@ def test_generate_returns_video_set(model_dir):
     assert not vs.drags_visible[1, 0]
 
 
+def test_memory_options_keep_the_result(model_dir):
+    """Feed-forward chunking changes how, not what, the UNet computes; CPU offload is
+    refused without CUDA."""
+    scene = _scene()
+    base = {"model_path": str(model_dir), "num_inference_steps": 2, "height": 32, "width": 32}
+    plain = generate_puppet_master(
+        PuppetMasterConfig(**base), scene, torch.Generator().manual_seed(0)
+    )
+    chunked = generate_puppet_master(
+        PuppetMasterConfig(**base, forward_chunking=True), scene, torch.Generator().manual_seed(0)
+    )
+    assert np.abs(plain.frames.astype(int) - chunked.frames).max() <= 1
+    with pytest.raises(InputError, match="cpu_offload"):
+        generate_puppet_master(
+            PuppetMasterConfig(**base, cpu_offload=True), scene, torch.Generator().manual_seed(0)
+        )
+
+
 def test_missing_model_raises_input_error(tmp_path):
     scene = _scene()
     for path in ["", str(tmp_path / "nope")]:
