@@ -48,7 +48,7 @@ class DragPipelineLoadersMixin:
         """
         load = {"use_safetensors": True, **kwargs}
         if torch_dtype is not None:
-            load["torch_dtype"] = torch_dtype
+            load["dtype"] = torch_dtype
         unet = UNetSpatioTemporalConditionModel.from_pretrained(
             svd_path_or_id, subfolder="unet", **load
         )
@@ -89,7 +89,7 @@ class DragPipelineLoadersMixin:
         """vae, image_encoder, scheduler and feature_extractor of an SVD pipeline."""
         load = {"use_safetensors": True, **kwargs}
         if torch_dtype is not None:
-            load["torch_dtype"] = torch_dtype
+            load["dtype"] = torch_dtype
         return {
             "vae": AutoencoderKLTemporalDecoder.from_pretrained(
                 svd_path_or_id, subfolder="vae", **load

@@ -116,6 +116,33 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
         frames = torch.cat(frames, dim=0)
         return frames.reshape(-1, num_frames, *frames.shape[1:]).permute(0, 2, 1, 3, 4).float()
 
+    def encode_conditioning(
+        self,
+        image: torch.Tensor | PIL.Image.Image | list[PIL.Image.Image],
+        height: int,
+        width: int,
+        noise_aug_strength: float,
+        generator: torch.Generator | list[torch.Generator] | None,
+        device: torch.device,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """CLIP embeddings (B, 1, C) and VAE latents (B, 4, h, w) of the noise-augmented
+        first frames, as SVD conditions."""
+        if isinstance(image, PIL.Image.Image):
+            image = [image]
+        if isinstance(image, list):
+            image = self.video_processor.numpy_to_pt(self.video_processor.pil_to_numpy(image))
+        embeddings = self.encode_image(image, device)
+        pixels = self.video_processor.preprocess(image, height=height, width=width).to(device)
+        noise = randn_tensor(pixels.shape, generator=generator, device=device, dtype=pixels.dtype)
+        pixels = pixels + noise_aug_strength * noise
+        needs_upcasting = self.vae.dtype == torch.float16 and self.vae.config.force_upcast
+        if needs_upcasting:
+            self.vae.to(dtype=torch.float32)
+        latents = self.encode_vae_image(pixels)
+        if needs_upcasting:
+            self.vae.to(dtype=torch.float16)
+        return embeddings, latents
+
     # ------------------------------------------------------------------ checks, latents
 
     def check_inputs(
@@ -198,7 +225,7 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
     @torch.no_grad()
     def __call__(
         self,
-        image: torch.Tensor | PIL.Image.Image | list[PIL.Image.Image],
+        image: torch.Tensor | PIL.Image.Image | list[PIL.Image.Image] | None,
         drags: torch.Tensor,
         drag_mask: torch.Tensor,
         height: int = 256,
@@ -217,6 +244,8 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
         callback_on_step_end: Callable[[DiffusionPipeline, int, torch.Tensor, dict], dict]
         | None = None,
         return_dict: bool = True,
+        image_embeddings: torch.Tensor | None = None,
+        image_latents: torch.Tensor | None = None,
     ) -> DragVideoPipelineOutput | tuple:
         r"""Generate B clips of T frames from first-frame images and drags.
 
@@ -242,36 +271,36 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
             callback_on_step_end: ``f(pipe, step, t, {"latents": ...}) -> dict`` after
                 each step; a returned "latents" replaces the latents.
             return_dict: return a :class:`DragVideoPipelineOutput`.
+            image_embeddings: (B, 1, C) CLIP embeddings of the first frames, with
+                ``image_latents`` instead of ``image`` (precomputed conditioning, as in
+                the Drag-a-Move test batches).
+            image_latents: (B, 4, h, w) unscaled VAE latents of the first frames, used
+                as given (no noise augmentation added).
         """
         num_frames = num_frames if num_frames is not None else self.unet.config.num_frames
         decode_chunk_size = decode_chunk_size if decode_chunk_size is not None else num_frames
+        precomputed = image_embeddings is not None and image_latents is not None
+        if precomputed:
+            image = image_embeddings  # only its batch size is checked
         self.check_inputs(image, drags, drag_mask, height, width, num_frames)
 
         device = self._execution_device
         dtype = self.unet.dtype
-        if isinstance(image, PIL.Image.Image):
-            image = [image]
-        if isinstance(image, list):
-            image = self.video_processor.numpy_to_pt(self.video_processor.pil_to_numpy(image))
-        batch_size = image.shape[0]
         do_cfg = max_guidance_scale > 1.0
 
-        # 1. CLIP embedding; the unconditional branch has a zero embedding (as SVD).
-        image_embeddings = self.encode_image(image, device).to(dtype)
+        # 1-2. CLIP embedding and VAE latent of the first frame.
+        if precomputed:
+            image_embeddings = image_embeddings.to(device=device, dtype=dtype)
+            image_latents = image_latents.to(device=device, dtype=dtype)
+        else:
+            image_embeddings, image_latents = self.encode_conditioning(
+                image, height, width, noise_aug_strength, generator, device
+            )
+            image_embeddings, image_latents = image_embeddings.to(dtype), image_latents.to(dtype)
+        batch_size = image_embeddings.shape[0]
+        # The unconditional branch has a zero embedding and a zero latent (as SVD).
         if do_cfg:
             image_embeddings = torch.cat([torch.zeros_like(image_embeddings), image_embeddings])
-
-        # 2. VAE latent of the noise-augmented conditioning image.
-        pixels = self.video_processor.preprocess(image, height=height, width=width).to(device)
-        noise = randn_tensor(pixels.shape, generator=generator, device=device, dtype=pixels.dtype)
-        pixels = pixels + noise_aug_strength * noise
-        needs_upcasting = self.vae.dtype == torch.float16 and self.vae.config.force_upcast
-        if needs_upcasting:
-            self.vae.to(dtype=torch.float32)
-        image_latents = self.encode_vae_image(pixels).to(dtype)
-        if needs_upcasting:
-            self.vae.to(dtype=torch.float16)
-        if do_cfg:
             image_latents = torch.cat([torch.zeros_like(image_latents), image_latents])
         image_latents = image_latents.unsqueeze(1).repeat(1, num_frames, 1, 1, 1)
 

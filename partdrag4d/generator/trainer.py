@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from partdrag4d.evaluate.video_metrics import motion_error, psnr
 from partdrag4d.generator.data import ValClip, load_val_clips
 from partdrag4d.generator.training import (
     CachedClipDataset,
@@ -28,7 +29,6 @@ from partdrag4d.generator.training import (
     collate,
     edm_loss,
     load_checkpoint,
-    motion_error,
     save_checkpoint,
 )
 
@@ -102,12 +102,6 @@ def _conditioning(cache_dir: str | Path) -> dict:
     }
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 arrays (inf when equal)."""
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
-
-
 @torch.no_grad()
 def validate(
     pipe, clips: list[ValClip], cfg: ValidationConfig, conditioning: dict | None = None
@@ -115,7 +109,7 @@ def validate(
     """Generate every validation clip from its first frame and drags; score the motion.
 
     Motion error: the generated clip is tracked from each drag's start point (see
-    :func:`~partdrag4d.generator.training.motion_error`) and compared with the requested
+    :func:`~partdrag4d.evaluate.video_metrics.motion_error`) and compared with the requested
     trajectory, in pixels of the clip's resolution. PSNR is against the rendered ground
     truth (the same motion rendered exactly).
 

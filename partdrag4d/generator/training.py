@@ -15,7 +15,6 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -260,29 +259,3 @@ def sample_training_drags(
         if len(chosen) == want:
             break
     return np.asarray(chosen, dtype=np.int64)
-
-
-def motion_error(frames: np.ndarray, drags_px: np.ndarray) -> float:
-    """Mean end-point error (pixels) between tracked drag points and their targets.
-
-    Each drag's start point is tracked through the generated frames with pyramidal
-    Lucas-Kanade (frame to frame); the error is the distance between the tracked and the
-    requested position, averaged over frames 1..T-1 and drags.
-
-    Args:
-        frames: (T, H, W, 3) uint8 generated clip.
-        drags_px: (T, D, 2) requested trajectories in pixels (OpenCV: pixel centres at
-            integers, as cv2 tracks).
-
-    Returns:
-        The mean error in pixels (of the given resolution; evaluate at 256 x 256).
-    """
-    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
-    pts = drags_px[0].astype(np.float32).reshape(-1, 1, 2)
-    errors = []
-    for t in range(1, len(frames)):
-        pts, _, _ = cv2.calcOpticalFlowPyrLK(
-            gray[t - 1], gray[t], pts, None, winSize=(21, 21), maxLevel=3
-        )
-        errors.append(np.linalg.norm(pts.reshape(-1, 2) - drags_px[t], axis=-1))
-    return float(np.mean(errors))

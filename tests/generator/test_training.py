@@ -3,6 +3,7 @@
 import numpy as np
 import torch
 
+from partdrag4d.evaluate.video_metrics import motion_error
 from partdrag4d.generator.tiny import TinyConfig, tiny_svd_unet
 from partdrag4d.generator.training import (
     CachedClipDataset,
@@ -12,7 +13,6 @@ from partdrag4d.generator.training import (
     collate,
     edm_loss,
     load_checkpoint,
-    motion_error,
     sample_training_drags,
     save_checkpoint,
     save_clip,
