@@ -8,6 +8,7 @@ backend's, without alpha or ground truth. Never reads ``scene.gt``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -20,6 +21,8 @@ from partdrag4d.containers import SceneInput, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.generator.drag_maps import pixels_to_normalized
 from partdrag4d.progress import bar, disabled
+
+log = logging.getLogger(__name__)
 
 MAX_DRAGS_PER_VIEW = 5
 """Puppet-Master's K: drags conditioned on per clip."""
@@ -154,6 +157,15 @@ def generate_puppet_master(
     rig = scene.cameras
     V, T, W, H = rig.num_views, scene.num_frames, rig.width, rig.height
     slots = min(MAX_DRAGS_PER_VIEW, pipe.unet.config.num_drags)
+    trained = pipe.unet.config.num_frames
+    if pipe.unet.config.get("drag_variant") == "puppet_master" and trained != T:
+        log.warning(
+            "the Puppet-Master network was trained on %d frames; generating %d "
+            "(set drags.num_frames=%d)",
+            trained,
+            T,
+            trained,
+        )
 
     with Rasterizer(scene.mesh, W, H) as raster:
         firsts = [raster.render(rig.K[v], rig.T_cam_world[v]).rgb for v in range(V)]
