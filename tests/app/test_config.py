@@ -16,6 +16,11 @@ REQUIRED = {
     ("drags", "file"): ["drags.path=/x/drags.json"],
     ("generator", "files"): ["generator.path=/x/videos"],
     ("generator", "puppet_master"): ["generator.model_path=/x/model"],
+    # picked by debug=tiny with generator=puppet_master (config.yaml), not on its own
+    ("debug_generator", "tiny_puppet_master"): [
+        "generator=puppet_master",
+        "generator.model_path=/x/model",
+    ],
 }
 
 

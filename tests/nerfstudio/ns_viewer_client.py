@@ -81,17 +81,25 @@ class NerfstudioViewerClient:
             time.sleep(0.05)
         raise TimeoutError("ns-viewer did not send what was expected")
 
-    def next_image(self, timeout: float = 120.0, quiet: float = 2.0) -> np.ndarray:
-        """The last image once the viewer stopped sending new ones for ``quiet`` s."""
+    def next_image(
+        self, timeout: float = 120.0, quiet: float = 2.0, side: int | None = None
+    ) -> np.ndarray:
+        """The last image once the viewer stopped sending new ones for ``quiet`` s (and,
+        with ``side``, once it is that many pixels high: the viewer renders a coarse
+        image first and the full one after, later on a loaded machine)."""
         end = time.monotonic() + timeout
         count, since = len(self.images), time.monotonic()
         while time.monotonic() < end:
             time.sleep(0.1)
             if len(self.images) != count:
                 count, since = len(self.images), time.monotonic()
-            elif count and time.monotonic() - since > quiet:
+            elif (
+                count
+                and time.monotonic() - since > quiet
+                and (side is None or self.images[-1].shape[0] == side)
+            ):
                 return self.images[-1]
-        raise TimeoutError("ns-viewer rendered nothing")
+        raise TimeoutError(f"ns-viewer rendered no image (of height {side})")
 
     def close(self) -> None:
         self.ws.close()
