@@ -23,6 +23,7 @@ from partdrag4d.containers import (
     Primitive,
     SceneMesh,
 )
+from partdrag4d.geometry.se3 import axis_angle_to_matrix, make_T, transform_points
 
 
 def rpy_to_matrix(rpy: Float[np.ndarray, "3"] | Sequence[float | int]) -> Float[np.ndarray, "3 3"]:
@@ -42,38 +43,6 @@ def rpy_to_matrix(rpy: Float[np.ndarray, "3"] | Sequence[float | int]) -> Float[
     return rz @ ry @ rx
 
 
-def axis_angle_to_matrix(
-    axis: Float[np.ndarray, "3"] | Sequence[float | int], angle: float
-) -> Float[np.ndarray, "3 3"]:
-    """Rodrigues' formula: rotation by ``angle`` radians about ``axis`` (right-hand rule).
-
-    Args:
-        axis: rotation axis (normalised here; must be non-zero).
-        angle: angle in radians.
-
-    Returns:
-        3x3 rotation matrix (float64).
-    """
-    a = np.asarray(axis, dtype=np.float64)
-    a = a / np.linalg.norm(a)
-    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]], dtype=np.float64)
-    s, c = np.sin(angle), np.cos(angle)
-    return np.eye(3) + s * k + (1.0 - c) * (k @ k)
-
-
-def make_transform(
-    rotation: Float[np.ndarray, "3 3"] | None = None,
-    translation: Float[np.ndarray, "3"] | Sequence[float | int] | None = None,
-) -> Float[np.ndarray, "4 4"]:
-    """4x4 homogeneous transform ``[R t; 0 1]`` (float64); missing parts are identity/zero."""
-    t = np.eye(4, dtype=np.float64)
-    if rotation is not None:
-        t[:3, :3] = rotation
-    if translation is not None:
-        t[:3, 3] = np.asarray(translation, dtype=np.float64)
-    return t
-
-
 def joint_motion(joint: JointSpec, q: float) -> Float[np.ndarray, "4 4"]:
     """Motion ``M(q)`` of a joint in its own frame (see the module conventions).
 
@@ -85,9 +54,9 @@ def joint_motion(joint: JointSpec, q: float) -> Float[np.ndarray, "4 4"]:
         4x4 transform child-frame -> joint-frame.
     """
     if joint.type is JointType.REVOLUTE:
-        return make_transform(rotation=axis_angle_to_matrix(joint.axis, float(q)))
+        return make_T(axis_angle_to_matrix(joint.axis, float(q)), np.zeros(3))
     if joint.type is JointType.PRISMATIC:
-        return make_transform(translation=np.asarray(joint.axis, np.float64) * float(q))
+        return make_T(np.eye(3), np.asarray(joint.axis, np.float64) * float(q))
     return np.eye(4, dtype=np.float64)
 
 
@@ -148,14 +117,6 @@ def link_poses_over_time(
     return out
 
 
-def transform_points(
-    T: Float[np.ndarray, "4 4"], points: Float[np.ndarray, "N 3"]
-) -> Float[np.ndarray, "N 3"]:
-    """Apply a 4x4 transform to points; the result has the dtype of ``points``."""
-    out = points.astype(np.float64) @ T[:3, :3].T + T[:3, 3]
-    return out.astype(points.dtype, copy=False)
-
-
 def posed_mesh(
     asset: ArticulatedAsset, q: Mapping[str, float] | None = None
 ) -> tuple[SceneMesh, Int[np.ndarray, "N"]]:
@@ -176,7 +137,8 @@ def posed_mesh(
     for li, link in enumerate(asset.links):
         T = poses[link.name]
         for p in link.visuals:
-            prims.append(Primitive(transform_points(T, p.vertices), p.faces, p.material, p.uvs))
+            moved = transform_points(T, p.vertices).astype(p.vertices.dtype, copy=False)
+            prims.append(Primitive(moved, p.faces, p.material, p.uvs))
             labels.append(np.full(len(p.vertices), li, dtype=np.int64))
     if not prims:
         raise ValueError(f"asset {asset.name!r} has no visual geometry")

@@ -37,7 +37,7 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from partdrag4d.assets.kinematics import make_transform, rpy_to_matrix
+from partdrag4d.assets.kinematics import rpy_to_matrix
 from partdrag4d.assets.mesh import (
     DEFAULT_COLOR,
     LoadedPrimitive,
@@ -53,6 +53,7 @@ from partdrag4d.containers import (
     Primitive,
 )
 from partdrag4d.errors import InputError
+from partdrag4d.geometry.se3 import make_T
 
 _JOINT_TYPES: dict[str, JointType] = {
     "revolute": JointType.REVOLUTE,
@@ -117,7 +118,7 @@ class _Parser:
             return np.eye(4)
         xyz = self.floats(elem.get("xyz"), 3, f"{field}.origin.xyz", [0, 0, 0])
         rpy = self.floats(elem.get("rpy"), 3, f"{field}.origin.rpy", [0, 0, 0])
-        return make_transform(rpy_to_matrix(rpy), xyz)
+        return make_T(rpy_to_matrix(rpy), np.asarray(xyz, dtype=np.float64))
 
     # ------------------------------------------------------------------ files
     def resolve(self, filename: str | None, field: str) -> Path:

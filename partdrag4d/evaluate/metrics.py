@@ -18,8 +18,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
 from partdrag4d.containers import Articulation, JointType, SceneInput
-from partdrag4d.reconstruct.lines import axis_angle_deg, line_distance
-from partdrag4d.reconstruct.se3 import invert_T, rotation_angle, transform_points
+from partdrag4d.geometry.lines import axis_angle_deg, line_distance
+from partdrag4d.geometry.se3 import invert_T, rotation_angle, transform_points
 
 _NUM_SAMPLES = 10_000
 _PARALLEL_SIN = float(np.sin(np.radians(1.0)))

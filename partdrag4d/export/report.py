@@ -36,7 +36,7 @@ from PIL import Image
 from partdrag4d.assets.kinematics import move_vertices
 from partdrag4d.containers import Articulation, JointType, SceneMesh, VideoSet
 from partdrag4d.export.kinematics import joint_fit_residuals
-from partdrag4d.render.camera_math import project
+from partdrag4d.geometry.camera import project
 from partdrag4d.render.rasterizer import Rasterizer
 from partdrag4d.store.video_io import write_mp4
 from partdrag4d.viz import contact_sheet, draw_drags

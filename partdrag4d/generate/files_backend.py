@@ -15,7 +15,7 @@ import numpy as np
 from partdrag4d.config import FilesGeneratorConfig
 from partdrag4d.containers import CameraRig, SceneInput, VideoSet
 from partdrag4d.errors import InputError
-from partdrag4d.scene.cameras import project_points
+from partdrag4d.geometry.camera import project
 from partdrag4d.scene.drags import render_rest_views, start_visibility
 
 
@@ -138,7 +138,7 @@ def generate_from_files(
             )
         clips.append(frames)
     T, D = scene.num_frames, scene.drags.num_drags
-    uv, _ = project_points(rig, scene.drags.points_3d.reshape(T * D, 3))
+    uv, _ = project(rig.K, rig.T_cam_world, scene.drags.points_3d.reshape(T * D, 3))
     views = render_rest_views(scene.mesh, rig)
     visible = start_visibility(
         rig, views, scene.drags.points_3d[0], tolerance=0.01 * scene.mesh.bbox_diagonal()

@@ -16,7 +16,7 @@ Layout of a dataset folder (read by ``CachedClipDataset`` and ``load_val_clips``
     dataset.json             the DataEngineConfig and one record per clip
 
 Clip ``i`` is a pure function of (seed, i), so an interrupted build resumes by skipping
-the files that exist. Pixel coordinates follow ``partdrag4d.render.camera_math``
+the files that exist. Pixel coordinates follow ``partdrag4d.geometry.camera``
 (corner origin, pixel centres at +0.5).
 """
 
@@ -132,7 +132,7 @@ def pixel_tracks(
     Returns:
         (T, N, 2) pixel coordinates of the N foreground pixels in row-major order.
     """
-    from partdrag4d.render.camera_math import project
+    from partdrag4d.geometry.camera import project
 
     mask = part_id >= 0
     link = part_id[mask].astype(np.int64)

@@ -4,7 +4,7 @@ Conventions:
 - A drag is a trajectory of one surface point over T frames, (x, y) normalised to [0, 1]
   of the image width/height; frame 0 is the start point.
 - Normalised coordinates are the project's continuous pixel coordinates (corner of the
-  image at (0, 0), see ``partdrag4d.render.camera_math``) divided by the image size: the
+  image at (0, 0), see ``partdrag4d.geometry.camera``) divided by the image size: the
   pixel in column ``i`` covers x in [i / W, (i + 1) / W), so ``x = u / W``, ``y = v / H``.
 - D drag slots per clip; a boolean mask says which slots hold a drag.
 """

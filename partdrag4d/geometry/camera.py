@@ -28,13 +28,13 @@ _MIN_DEPTH = 1e-12
 
 
 def to_camera(
-    T_cam_world: Float[np.ndarray, "*B 4 4"], X: Float[np.ndarray, "*B N 3"]
-) -> Float[np.ndarray, "*B N 3"]:
+    T_cam_world: Float[np.ndarray, "*B 4 4"], X: Float[np.ndarray, "*C N 3"]
+) -> Float[np.ndarray, "*D N 3"]:
     """World points in camera coordinates, ``R X + t`` (batch dimensions broadcast)."""
     T = np.asarray(T_cam_world, dtype=np.float64)
-    return np.asarray(X, dtype=np.float64) @ np.swapaxes(T[..., :3, :3], -1, -2) + T[
-        ..., None, :3, 3
-    ]
+    return (
+        np.asarray(X, dtype=np.float64) @ np.swapaxes(T[..., :3, :3], -1, -2) + T[..., None, :3, 3]
+    )
 
 
 def pinhole(K: Float[np.ndarray, "*N 3 3"], Xc: Float[np.ndarray, "*B N 3"]) -> np.ndarray:
@@ -62,8 +62,8 @@ def pinhole_jacobian(K: Float[np.ndarray, "*N 3 3"], Xc: Float[np.ndarray, "*N 3
 def project(
     K: Float[np.ndarray, "*B 3 3"],
     T_cam_world: Float[np.ndarray, "*B 4 4"],
-    X: Float[np.ndarray, "*B N 3"],
-) -> tuple[Float[np.ndarray, "*B N 2"], Float[np.ndarray, "*B N"]]:
+    X: Float[np.ndarray, "*C N 3"],
+) -> tuple[Float[np.ndarray, "*D N 2"], Float[np.ndarray, "*D N"]]:
     """Project world points: pixel coordinates and camera depth (module doc for ``z <= 0``).
 
     One camera and (N, 3) points, or V cameras (V, 3, 3)/(V, 4, 4) and (N, 3) or

@@ -12,11 +12,11 @@ from partdrag4d.containers import (
     DragSet,
     JointType,
 )
+from partdrag4d.geometry.se3 import invert_T, transform_points
 from partdrag4d.reconstruct.articulate_config import ArticulateConfig
 from partdrag4d.reconstruct.joints import (
     JointFit,
 )
-from partdrag4d.reconstruct.se3 import invert_T, transform_points
 
 
 def assign_drags(

@@ -31,9 +31,9 @@ import numpy as np
 from jaxtyping import Float, Int
 
 from partdrag4d.containers import CameraRig, JointType, SceneMesh
+from partdrag4d.geometry.camera import project_each
 from partdrag4d.reconstruct.joints import joint_transforms
 from partdrag4d.reconstruct.model import Model, compose
-from partdrag4d.reconstruct.pose import project
 from partdrag4d.reconstruct.render_compare import (
     Matches,
     RenderCompareConfig,
@@ -118,7 +118,7 @@ def reprojection(
     """Whitened reprojection residuals of the matches under per-view part poses."""
     T = poses[m.view, m.part]
     Xw = np.einsum("nij,nj->ni", T[:, :3, :3], m.X) + T[:, :3, 3]
-    xy, z = project(rig.K, rig.T_cam_world, m.view, Xw)
+    xy, z = project_each(rig.K, rig.T_cam_world, m.view, Xw)
     r = np.einsum("nij,nj->ni", m.sqrt_info, xy - m.uv)
     return np.where((z > 1e-9)[:, None], r, 0.0)
 

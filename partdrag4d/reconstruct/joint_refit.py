@@ -11,6 +11,9 @@ from scipy.optimize import least_squares
 from partdrag4d.containers import (
     JointType,
 )
+from partdrag4d.geometry.camera import project_each
+from partdrag4d.geometry.lines import closest_point_on_line
+from partdrag4d.geometry.se3 import invert_T, transform_points
 from partdrag4d.reconstruct.articulate_config import ArticulateConfig
 from partdrag4d.reconstruct.drag_joints import drag_joint, drags_like, values_from_drags
 from partdrag4d.reconstruct.joints import (
@@ -18,12 +21,7 @@ from partdrag4d.reconstruct.joints import (
     joint_transforms,
     select_joint,
 )
-from partdrag4d.reconstruct.lines import closest_point_on_line
 from partdrag4d.reconstruct.observations import Observations, subset
-from partdrag4d.reconstruct.pose import (
-    project,
-)
-from partdrag4d.reconstruct.se3 import invert_T, transform_points
 
 
 def tangent_basis(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +120,7 @@ def refine_joint(
         xy = np.empty_like(uv)
         for k, m in enumerate(in_view):
             Tw = T_world_parent @ joint_transforms(fit.type, a, o, scale[k] * q)
-            xy[:, m], _ = project(obs.K, obs.Tcw, view[m], transform_points(Tw, X[m]))
+            xy[:, m], _ = project_each(obs.K, obs.Tcw, view[m], transform_points(Tw, X[m]))
         # Invisible observations contribute zero (fixed residual length).
         r = ((xy - uv) * vis[..., None])[1:].ravel()
         if not use_drags:

@@ -21,8 +21,8 @@ import numpy as np
 from jaxtyping import Float
 
 from partdrag4d.containers import JointType
-from partdrag4d.reconstruct.lines import closest_point_on_line
-from partdrag4d.reconstruct.se3 import make_T, so3_exp, so3_log, transform_points
+from partdrag4d.geometry.lines import closest_point_on_line
+from partdrag4d.geometry.se3 import make_T, so3_exp, so3_log, transform_points
 
 
 @dataclass(frozen=True)

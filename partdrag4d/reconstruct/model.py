@@ -9,6 +9,7 @@ import numpy as np
 from jaxtyping import Float
 
 from partdrag4d.containers import Articulation, Joint
+from partdrag4d.geometry.se3 import invert_T
 from partdrag4d.reconstruct.joints import (
     JointFit,
     JointSelectConfig,
@@ -16,7 +17,6 @@ from partdrag4d.reconstruct.joints import (
     select_joint,
 )
 from partdrag4d.reconstruct.model_score import Hypothesis
-from partdrag4d.reconstruct.se3 import invert_T
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,10 @@ from partdrag4d.containers import (
     Tracks,
 )
 from partdrag4d.errors import InputError
+from partdrag4d.geometry.camera import pinhole
+from partdrag4d.geometry.se3 import invert_T, kabsch, transform_points
 from partdrag4d.reconstruct.articulate_config import ArticulateConfig
-from partdrag4d.reconstruct.pose import (
-    masked_rms,
-    pinhole,
-    refine_pose,
-)
-from partdrag4d.reconstruct.se3 import invert_T, kabsch, transform_points
+from partdrag4d.reconstruct.pose import masked_rms, refine_pose
 
 
 def check_inputs(tracks: Tracks, cameras: CameraRig) -> None:

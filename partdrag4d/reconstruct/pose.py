@@ -1,7 +1,7 @@
 """Camera projection, triangulation and multi-view rigid pose from 2D-3D correspondences.
 
-Cameras are OpenCV pinholes (``K`` 3x3, ``T_cam_world`` 4x4, z forward); pixels are
-(x, y) with the centre of the top-left pixel at (0, 0) — the same as the rasteriser's.
+Cameras are OpenCV pinholes (``K`` 3x3, ``T_cam_world`` 4x4, z forward) projected by
+:mod:`partdrag4d.geometry.camera` (pixel coordinates with the image corner at (0, 0)).
 Observations of one rigid body may come from several views at once: each observation
 carries the index of its view.
 """
@@ -12,46 +12,8 @@ import numpy as np
 from jaxtyping import Bool, Float, Int
 from scipy.optimize import least_squares
 
-from partdrag4d.reconstruct.se3 import make_T, skew, so3_exp, so3_left_jacobian, transform_points
-
-
-def project(
-    K: Float[np.ndarray, "V 3 3"],
-    T_cam_world: Float[np.ndarray, "V 4 4"],
-    view: Int[np.ndarray, "N"],
-    X: Float[np.ndarray, "*B N 3"],
-) -> tuple[Float[np.ndarray, "*B N 2"], Float[np.ndarray, "*B N"]]:
-    """Project world points, each into its own view.
-
-    Returns:
-        Pixel coordinates and camera depth z (pixels are NaN-free; check z > 0 yourself).
-    """
-    R = T_cam_world[view, :3, :3]
-    t = T_cam_world[view, :3, 3]
-    Xc = np.einsum("nij,...nj->...ni", R, X) + t
-    return pinhole(K[view], Xc), Xc[..., 2]
-
-
-def pinhole(K: Float[np.ndarray, "*N 3 3"], Xc: Float[np.ndarray, "*B N 3"]) -> np.ndarray:
-    """Pixels (*B, N, 2) of camera-frame points under intrinsics ``K``: one matrix for
-    all points or one per point (N, 3, 3)."""
-    z = Xc[..., 2]
-    zs = np.where(np.abs(z) < 1e-12, 1e-12, z)
-    u = K[..., 0, 0] * Xc[..., 0] / zs + K[..., 0, 1] * Xc[..., 1] / zs + K[..., 0, 2]
-    v = K[..., 1, 1] * Xc[..., 1] / zs + K[..., 1, 2]
-    return np.stack([u, v], -1)
-
-
-def pinhole_jacobian(K: Float[np.ndarray, "*N 3 3"], Xc: Float[np.ndarray, "*N 3"]) -> np.ndarray:
-    """Derivative (*N, 2, 3) of :func:`pinhole`'s pixels with respect to the
-    camera-frame points."""
-    x, y, z = Xc[..., 0], Xc[..., 1], Xc[..., 2]
-    z = np.where(np.abs(z) < 1e-12, 1e-12, z)
-    fx, s, fy = K[..., 0, 0], K[..., 0, 1], K[..., 1, 1]
-    zero = np.zeros_like(x * fx)
-    du = np.stack(np.broadcast_arrays(fx / z, s / z, -(fx * x + s * y) / z**2), -1)
-    dv = np.stack(np.broadcast_arrays(zero, fy / z, -fy * y / z**2), -1)
-    return np.stack([du, dv], -2)
+from partdrag4d.geometry.camera import pinhole_jacobian, project_each
+from partdrag4d.geometry.se3 import make_T, skew, so3_exp, so3_left_jacobian, transform_points
 
 
 def triangulate(
@@ -127,7 +89,7 @@ def rigid_problem(T_init, X, uv, view, K, T_cam_world):
         return make_T(R, t0 + p[3:] + (R0 @ c) - R @ c)
 
     def fun(p):
-        xy, _ = project(K, T_cam_world, view, transform_points(pose(p), X))
+        xy, _ = project_each(K, T_cam_world, view, transform_points(pose(p), X))
         return (xy - uv).ravel()
 
     def jac(p):
@@ -150,7 +112,7 @@ def reprojection_errors(
     T_cam_world: Float[np.ndarray, "V 4 4"],
 ) -> Float[np.ndarray, "*B N"]:
     """Pixel distance between the projection of ``T X`` and ``uv`` (inf behind camera)."""
-    xy, z = project(K, T_cam_world, view, transform_points(T, X))
+    xy, z = project_each(K, T_cam_world, view, transform_points(T, X))
     err = np.linalg.norm(xy - uv, axis=-1)
     return np.where(z > 1e-9, err, np.inf)
 

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
+from partdrag4d.geometry.se3 import invert_T, kabsch, scale_motion, transform_points
 from partdrag4d.reconstruct.articulate_config import ArticulateConfig
 from partdrag4d.reconstruct.joints import (
     screw_axis_distance,
@@ -16,7 +17,6 @@ from partdrag4d.reconstruct.observations import Observations, evidence, fit_pose
 from partdrag4d.reconstruct.pose import (
     reprojection_errors,
 )
-from partdrag4d.reconstruct.se3 import invert_T, kabsch, scale_motion, transform_points
 
 
 def ransac_part(

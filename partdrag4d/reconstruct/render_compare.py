@@ -32,8 +32,8 @@ from jaxtyping import Float, Int, UInt8
 
 from partdrag4d.config_checks import COUNT, POSITIVE
 from partdrag4d.containers import CameraRig, SceneMesh
-from partdrag4d.reconstruct.pose import pinhole_jacobian, project
-from partdrag4d.reconstruct.se3 import invert_T, make_T, skew, so3_exp, transform_points
+from partdrag4d.geometry.camera import pinhole_jacobian, project_each
+from partdrag4d.geometry.se3 import invert_T, make_T, skew, so3_exp, transform_points
 
 
 @dataclass
@@ -152,7 +152,7 @@ def solve_pose(
     Rc, tc = rig.T_cam_world[m.view, :3, :3], rig.T_cam_world[m.view, :3, 3]
     for _ in range(cfg.solver_steps):
         Xw = transform_points(T, m.X)
-        xy, z = project(rig.K, rig.T_cam_world, m.view, Xw)
+        xy, z = project_each(rig.K, rig.T_cam_world, m.view, Xw)
         r = np.einsum("nij,nj->ni", m.sqrt_info, xy - m.uv)  # whitened residuals
         Xc = np.einsum("nij,nj->ni", Rc, Xw) + tc
         DR = pinhole_jacobian(rig.K[m.view], Xc) @ Rc  # N 2 3: d pixel / d world point

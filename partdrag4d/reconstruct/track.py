@@ -27,8 +27,8 @@ from jaxtyping import Bool, Float, Int, UInt8
 from partdrag4d.config_checks import COUNT, FRACTION, OneOf, Range
 from partdrag4d.containers import CameraRig, SceneMesh, Tracks, VideoSet
 from partdrag4d.errors import InputError
+from partdrag4d.geometry.camera import project_each
 from partdrag4d.progress import bar
-from partdrag4d.reconstruct.pose import project
 
 _SOURCE = "VideoSet"
 _PRESETS = {
@@ -313,7 +313,7 @@ def triangulate_tracks(
     Xn = X[:, group]  # T N 3
     err = np.full((T, N), np.nan)
     for t in range(T):
-        xy, z = project(cams.K, cams.T_cam_world, view, np.nan_to_num(Xn[t]))
+        xy, z = project_each(cams.K, cams.T_cam_world, view, np.nan_to_num(Xn[t]))
         err[t] = np.where(z > 0, np.linalg.norm(xy - uv[t], axis=-1), np.inf)
     bad = np.zeros((T, G), bool)
     np.logical_or.at(bad, (slice(None), group), visible & ~(err <= max_reprojection_px))
@@ -385,7 +385,7 @@ def run_track(
     # Cross-view visibility at rest: inside the image and in front of the rest depth.
     groups, views, uv0s = [], [], []
     for w in range(V):
-        xy, z = project(cams.K, cams.T_cam_world, np.full(G, w), X)
+        xy, z = project_each(cams.K, cams.T_cam_world, np.full(G, w), X)
         ij = np.floor(xy).astype(int)
         inside = (z > 0) & (ij[:, 0] >= 0) & (ij[:, 0] < W) & (ij[:, 1] >= 0) & (ij[:, 1] < H)
         ijc = np.clip(ij, 0, [W - 1, H - 1])

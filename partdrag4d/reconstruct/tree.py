@@ -10,6 +10,7 @@ from partdrag4d.containers import (
     DragSet,
     JointType,
 )
+from partdrag4d.geometry.se3 import invert_T, transform_points
 from partdrag4d.reconstruct.articulate_config import ArticulateConfig
 from partdrag4d.reconstruct.drag_joints import assign_drags
 from partdrag4d.reconstruct.joint_refit import fit_joint
@@ -26,7 +27,6 @@ from partdrag4d.reconstruct.observations import (
     reliable_frames,
 )
 from partdrag4d.reconstruct.proposals import per_view_motion
-from partdrag4d.reconstruct.se3 import invert_T, transform_points
 
 
 @dataclass

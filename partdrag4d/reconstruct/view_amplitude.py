@@ -21,16 +21,16 @@ import numpy as np
 from jaxtyping import Float
 
 from partdrag4d.containers import CameraRig, JointType, SceneMesh
+from partdrag4d.geometry.camera import pinhole_jacobian, project_each
+from partdrag4d.geometry.se3 import invert_T, transform_points
 from partdrag4d.reconstruct.joints import JointFit
 from partdrag4d.reconstruct.model import Model, compose, scaled_fits
-from partdrag4d.reconstruct.pose import pinhole_jacobian, project
 from partdrag4d.reconstruct.render_compare import (
     Matches,
     RenderCompareConfig,
     to_matches,
     view_matches,
 )
-from partdrag4d.reconstruct.se3 import invert_T, transform_points
 
 
 @dataclass
@@ -58,7 +58,7 @@ def value_step(
     else:  # revolute: about the axis carried by the parent
         Xp = transform_points(invert_T(T_parent), Xw)
         dX = np.cross(fit.axis, Xp - fit.origin) @ R.T
-    xy, z = project(rig.K, rig.T_cam_world, m.view, Xw)
+    xy, z = project_each(rig.K, rig.T_cam_world, m.view, Xw)
     Rc = rig.T_cam_world[m.view, :3, :3]
     Xc = np.einsum("nij,nj->ni", Rc, Xw) + rig.T_cam_world[m.view, :3, 3]
     J = np.einsum("nij,nj->ni", pinhole_jacobian(rig.K[m.view], Xc) @ Rc, dX)  # N 2

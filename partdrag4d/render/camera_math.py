@@ -1,4 +1,5 @@
-"""Pure pinhole-camera math: OpenCV cameras, projection, and their OpenGL equivalents.
+"""The OpenGL equivalents of the OpenCV cameras, for the rasteriser only (the camera
+model itself, projection included, is :mod:`partdrag4d.geometry.camera`).
 
 Conventions (README.md, "Conventions"):
 
@@ -7,7 +8,7 @@ Conventions (README.md, "Conventions"):
 - **Pixel coordinates** ``uv = (u, v)`` are continuous, u to the right, v down, with the
   *corner* of the image at (0, 0): the pixel in column ``c``, row ``r`` covers
   ``[c, c+1) x [r, r+1)`` and its centre is at ``(c + 0.5, r + 0.5)``
-  (:data:`PIXEL_CENTER_OFFSET`). A projected point therefore lands in pixel
+  (``geometry.camera.PIXEL_CENTER_OFFSET``). A projected point therefore lands in pixel
   ``floor(uv)``, and a camera whose optical axis passes through the image centre has
   ``cx = width / 2``, ``cy = height / 2``. (OpenCV's calibration output uses pixel
   centres at integers instead; add 0.5 to its ``cx, cy`` to convert.)
@@ -25,73 +26,8 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float
 
-PIXEL_CENTER_OFFSET = 0.5
-"""Offset from a pixel's integer index to its centre in pixel coordinates."""
-
 # Flips OpenCV camera axes (y down, z forward) to OpenGL eye axes (y up, z backward).
 _CV_TO_GL = np.diag([1.0, -1.0, -1.0, 1.0])
-
-
-def project(
-    K: Float[np.ndarray, "3 3"],
-    T_cam_world: Float[np.ndarray, "4 4"],
-    points: Float[np.ndarray, "N 3"],
-) -> tuple[Float[np.ndarray, "N 2"], Float[np.ndarray, "N"]]:
-    """Project world points into an OpenCV camera.
-
-    Args:
-        K: intrinsics (pixels).
-        T_cam_world: world-to-camera transform (metres).
-        points: world points (metres).
-
-    Returns:
-        ``uv``: pixel coordinates (corner-origin convention of this module; the point lies
-        in pixel ``floor(uv)``), and ``z``: camera depth in metres (positive in front of
-        the camera). Points with ``z <= 0`` get ``uv`` of the mirrored projection; callers
-        must mask them.
-    """
-    K = np.asarray(K, dtype=np.float64)
-    T = np.asarray(T_cam_world, dtype=np.float64)
-    p_cam = np.asarray(points, dtype=np.float64) @ T[:3, :3].T + T[:3, 3]
-    z = p_cam[:, 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xy = p_cam[:, :2] / z[:, None]
-    uv = xy @ K[:2, :2].T + K[:2, 2]
-    return uv, z
-
-
-def unproject(
-    K: Float[np.ndarray, "3 3"],
-    T_cam_world: Float[np.ndarray, "4 4"],
-    uv: Float[np.ndarray, "N 2"],
-    z: Float[np.ndarray, "N"],
-) -> Float[np.ndarray, "N 3"]:
-    """Inverse of :func:`project`: world points at camera depth ``z`` behind pixels ``uv``.
-
-    Args:
-        K: intrinsics (pixels).
-        T_cam_world: world-to-camera transform.
-        uv: pixel coordinates (corner-origin convention; pixel centres at ``+0.5``).
-        z: camera depth in metres.
-
-    Returns:
-        World points (metres).
-    """
-    K = np.asarray(K, dtype=np.float64)
-    T = np.asarray(T_cam_world, dtype=np.float64)
-    uv1 = np.concatenate([np.asarray(uv, np.float64), np.ones((len(uv), 1))], axis=1)
-    rays = uv1 @ np.linalg.inv(K).T  # camera-frame points at z = 1
-    p_cam = rays * np.asarray(z, np.float64)[:, None]
-    R, t = T[:3, :3], T[:3, 3]
-    return (p_cam - t) @ R  # R^T (p - t), row-vector form
-
-
-def pixel_centers(width: int, height: int) -> Float[np.ndarray, "H W 2"]:
-    """Pixel-centre coordinates ``(u, v)`` of every pixel, indexed ``[row, col]``."""
-    u = np.arange(width, dtype=np.float64) + PIXEL_CENTER_OFFSET
-    v = np.arange(height, dtype=np.float64) + PIXEL_CENTER_OFFSET
-    uu, vv = np.meshgrid(u, v)
-    return np.stack([uu, vv], axis=-1)
 
 
 def opengl_view_from_opencv(T_cam_world: Float[np.ndarray, "4 4"]) -> Float[np.ndarray, "4 4"]:

@@ -10,7 +10,7 @@ Design:
   vertices and one index buffer; each primitive is a draw call over its range of indices
   with its own material. Per frame only the positions (and smooth normals / labels when
   they change) are rewritten.
-- The camera math lives in :mod:`partdrag4d.render.camera_math`; pixel coordinates have
+- The camera model lives in :mod:`partdrag4d.geometry.camera`; pixel coordinates have
   the image corner at (0, 0) and pixel centres at ``+0.5``, so
   ``project(K, T_cam_world, p)`` lands in pixel ``floor(uv)`` of the rendered image.
 - Exact outputs (depth, label, rest_xyz, and coverage without MSAA) come from one
@@ -292,7 +292,7 @@ class Rasterizer:
         """Render one view.
 
         Args:
-            K: intrinsics (pixels; corner-origin pixel coordinates, see camera_math).
+            K: intrinsics (pixels; corner-origin pixel coordinates, see geometry.camera).
             T_cam_world: world-to-camera transform (OpenCV axes).
             vertices: world positions of the mesh's concatenated vertices for this frame
                 (same topology); None renders the rest state. Stays uploaded for later

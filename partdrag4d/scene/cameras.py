@@ -108,15 +108,3 @@ def orbit_rig(
         Ts.append(look_at(center + radius * direction, center, up))
         Ks.append(K)
     return CameraRig(np.stack(Ks), np.stack(Ts), cfg.width, cfg.height, front)
-
-
-def project_points(
-    rig: CameraRig, points: Float[np.ndarray, "N 3"]
-) -> tuple[Float[np.ndarray, "V N 2"], Float[np.ndarray, "V N"]]:
-    """Project world points into every view: pixel (x, y) and camera depth z."""
-    homo = np.concatenate([points, np.ones((len(points), 1))], axis=1)
-    cam = np.einsum("vij,nj->vni", rig.T_cam_world, homo)[..., :3]
-    z = cam[..., 2]
-    pix = np.einsum("vij,vnj->vni", rig.K, cam)
-    uv = pix[..., :2] / np.where(np.abs(pix[..., 2:3]) < 1e-12, 1e-12, pix[..., 2:3])
-    return uv, z

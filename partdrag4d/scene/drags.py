@@ -28,8 +28,8 @@ from jaxtyping import Bool, Float, Int
 from partdrag4d.config import FileDragsConfig, GtDragsConfig
 from partdrag4d.containers import ArticulatedAsset, CameraRig, DragSet, JointType, SceneMesh
 from partdrag4d.errors import InputError
+from partdrag4d.geometry.camera import project
 from partdrag4d.scene.assets import LoadedAsset
-from partdrag4d.scene.cameras import project_points
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def start_visibility(
 ) -> Bool[np.ndarray, "V D"]:
     """A start point is visible in a view when it projects inside the image and its
     depth matches the rendered rest depth there (within ``tolerance`` metres)."""
-    uv, z = project_points(rig, starts)
+    uv, z = project(rig.K, rig.T_cam_world, starts)
     visible = np.zeros(uv.shape[:2], dtype=bool)
     for v in range(rig.num_views):
         for d in range(len(starts)):
@@ -276,7 +276,7 @@ def start_visibility(
 def make_dragset(motion: DragMotion, rig: CameraRig, views: RestViews, diag: float) -> DragSet:
     """Project 3D trajectories into every view and mark visible start points."""
     T, D, _ = motion.points_3d.shape
-    uv, _ = project_points(rig, motion.points_3d.reshape(T * D, 3))
+    uv, _ = project(rig.K, rig.T_cam_world, motion.points_3d.reshape(T * D, 3))
     points_2d = uv.reshape(rig.num_views, T, D, 2)
     visible = start_visibility(rig, views, motion.points_3d[0], tolerance=0.01 * diag)
     return DragSet(points_3d=motion.points_3d, points_2d=points_2d, visible=visible)

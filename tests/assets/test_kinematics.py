@@ -7,10 +7,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from partdrag4d.assets.kinematics import (
-    axis_angle_to_matrix,
     forward_kinematics,
     link_poses_over_time,
-    make_transform,
     posed_mesh,
     rpy_to_matrix,
 )
@@ -22,6 +20,7 @@ from partdrag4d.containers import (
     Material,
     Primitive,
 )
+from partdrag4d.geometry.se3 import axis_angle_to_matrix, make_T
 
 
 def _point_link(name: str, p: tuple[float, float, float]) -> Link:
@@ -32,7 +31,7 @@ def _point_link(name: str, p: tuple[float, float, float]) -> Link:
 
 
 def _joint(name, jtype, parent, child, xyz, axis, rpy=(0, 0, 0), limits=None) -> JointSpec:
-    T = make_transform(rpy_to_matrix(np.asarray(rpy, float)), np.asarray(xyz, float))
+    T = make_T(rpy_to_matrix(np.asarray(rpy, float)), np.asarray(xyz, float))
     return JointSpec(name, jtype, parent, child, T, np.asarray(axis, float), limits)
 
 
@@ -71,7 +70,9 @@ def test_revolute_about_z_at_offset_origin():
     p = poses["door"] @ np.array([1, 0, 0, 1.0])
     np.testing.assert_allclose(p[:3], [1, 1, 0], atol=1e-12)
     # joints not given are at 0
-    np.testing.assert_allclose(forward_kinematics(asset)["door"], make_transform(None, [1, 0, 0]))
+    np.testing.assert_allclose(
+        forward_kinematics(asset)["door"], make_T(np.eye(3), np.array([1.0, 0, 0]))
+    )
 
 
 def test_chain_revolute_then_prismatic_with_rpy():
@@ -105,7 +106,7 @@ def test_chain_revolute_then_prismatic_with_rpy():
     T = link_poses_over_time(asset, ("j1", "j2"), values)
     assert T.shape == (2, 3, 4, 4)
     np.testing.assert_allclose(T[1, 2], poses["slider"])
-    np.testing.assert_allclose(T[0, 1], make_transform(None, [0, 0, 1]))
+    np.testing.assert_allclose(T[0, 1], make_T(np.eye(3), np.array([0, 0, 1.0])))
 
 
 def test_fixed_joint_ignores_value_and_unknown_joint_raises():

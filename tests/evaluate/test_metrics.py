@@ -13,7 +13,7 @@ from recon_scenes import make_scene  # noqa: E402
 from partdrag4d.assets.kinematics import forward_kinematics, link_poses_over_time  # noqa: E402
 from partdrag4d.containers import Articulation, Joint  # noqa: E402
 from partdrag4d.evaluate.metrics import format_metrics_table, run_evaluate  # noqa: E402
-from partdrag4d.reconstruct.se3 import invert_T, make_T, so3_exp  # noqa: E402
+from partdrag4d.geometry.se3 import invert_T, make_T, so3_exp  # noqa: E402
 
 
 @pytest.fixture(scope="module")

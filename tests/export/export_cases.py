@@ -220,7 +220,7 @@ def look_at(eye, target) -> np.ndarray:
 def make_videos(mesh: SceneMesh, art: Articulation, size: int = 64) -> VideoSet:
     """Two views of the hand-built motion rendered with the project's rasteriser, with
     one drag per moving part (a vertex of the part followed through the frames)."""
-    from partdrag4d.render.camera_math import project
+    from partdrag4d.geometry.camera import project
     from partdrag4d.render.rasterizer import Rasterizer, render_video
 
     K = np.array([[size * 1.2, 0, size / 2], [0, size * 1.2, size / 2], [0, 0, 1.0]])

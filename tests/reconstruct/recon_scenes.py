@@ -26,7 +26,7 @@ from partdrag4d.containers import (
     SceneInput,
     VideoSet,
 )
-from partdrag4d.render.camera_math import project
+from partdrag4d.geometry.camera import project
 from partdrag4d.render.rasterizer import Rasterizer, RasterizerConfig
 
 

@@ -4,22 +4,9 @@ import numpy as np
 import pytest
 
 from partdrag4d.containers import JointType
-from partdrag4d.reconstruct.joints import (
-    fit_prismatic,
-    fit_revolute,
-    joint_transforms,
-    select_joint,
-)
-from partdrag4d.reconstruct.lines import axis_angle_deg, line_distance
-from partdrag4d.reconstruct.pose import (
-    pinhole,
-    pinhole_jacobian,
-    project,
-    refine_pose,
-    rigid_problem,
-    triangulate,
-)
-from partdrag4d.reconstruct.se3 import (
+from partdrag4d.geometry.camera import pinhole, pinhole_jacobian, project_each
+from partdrag4d.geometry.lines import axis_angle_deg, line_distance
+from partdrag4d.geometry.se3 import (
     invert_T,
     kabsch,
     make_T,
@@ -30,6 +17,17 @@ from partdrag4d.reconstruct.se3 import (
     so3_left_jacobian,
     so3_log,
     transform_points,
+)
+from partdrag4d.reconstruct.joints import (
+    fit_prismatic,
+    fit_revolute,
+    joint_transforms,
+    select_joint,
+)
+from partdrag4d.reconstruct.pose import (
+    refine_pose,
+    rigid_problem,
+    triangulate,
 )
 
 
@@ -122,7 +120,7 @@ def test_triangulate_and_multiview_pose_with_bad_view():
     X = rng.uniform(-0.3, 0.3, size=(80, 3))
     T_true = make_T(so3_exp(np.array([0.0, 0.0, 0.3])), np.array([0.05, -0.02, 0.1]))
     view = np.repeat(np.arange(4), 20)
-    uv, _ = project(K, Tcw, view, transform_points(T_true, X))
+    uv, _ = project_each(K, Tcw, view, transform_points(T_true, X))
     # One view is inconsistent (shifted by 15 px); a robust fit ignores it.
     uv_bad = uv.copy()
     uv_bad[view == 2] += 15.0
@@ -140,7 +138,7 @@ def test_triangulate_and_multiview_pose_with_bad_view():
     np.testing.assert_allclose(T[:3, 3], T_true[:3, 3], atol=2e-3)
     # Triangulation is exact on noiseless pixels.
     p = np.array([0.1, -0.2, 0.05])
-    uv3, _ = project(K, Tcw, np.arange(3), np.stack([p] * 3))
+    uv3, _ = project_each(K, Tcw, np.arange(3), np.stack([p] * 3))
     np.testing.assert_allclose(triangulate(K, Tcw, np.arange(3), uv3), p, atol=1e-9)
 
 

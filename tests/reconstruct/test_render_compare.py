@@ -10,13 +10,13 @@ from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
 from partdrag4d.assets.urdf import load_urdf
 from partdrag4d.config import RigConfig
 from partdrag4d.containers import RigFront
+from partdrag4d.geometry.se3 import make_T, rotation_angle, so3_exp
 from partdrag4d.reconstruct.render_compare import (
     RenderCompareConfig,
     register_frame,
     sqrt_information,
     track_parts,
 )
-from partdrag4d.reconstruct.se3 import make_T, rotation_angle, so3_exp
 from partdrag4d.render.rasterizer import Rasterizer
 from partdrag4d.scene.cameras import orbit_rig
 

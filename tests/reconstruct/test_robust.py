@@ -11,17 +11,17 @@ from test_end_to_end import _reconstruct
 
 from partdrag4d.containers import DragSet, JointType, Tracks
 from partdrag4d.evaluate.metrics import run_evaluate
+from partdrag4d.geometry.camera import project_each
+from partdrag4d.geometry.lines import axis_angle_deg
+from partdrag4d.geometry.se3 import transform_points
 from partdrag4d.reconstruct.articulate import ArticulateConfig
 from partdrag4d.reconstruct.articulate_config import CleanupConfig, ProposalConfig, TreeConfig
 from partdrag4d.reconstruct.drag_joints import assign_drags
 from partdrag4d.reconstruct.joint_refit import FrameJacobian, refine_joint
 from partdrag4d.reconstruct.joints import JointFit, joint_transforms
-from partdrag4d.reconstruct.lines import axis_angle_deg
 from partdrag4d.reconstruct.observations import fit_poses, make_observations
 from partdrag4d.reconstruct.part_cleanup import head_on_overlap, model_overlap
-from partdrag4d.reconstruct.pose import project
 from partdrag4d.reconstruct.proposals import best_hypothesis, per_view_motion
-from partdrag4d.reconstruct.se3 import transform_points
 from partdrag4d.reconstruct.segment import anchor_normals
 from partdrag4d.reconstruct.tree import Tree, relabel_by_joints
 
@@ -84,9 +84,9 @@ def _panel_obs(q, amp, noise_px=0.0, seed=0):
     for v in range(3):
         m = view == v
         poses = joint_transforms(JointType.REVOLUTE, _Z, np.zeros(3), q * amp[v])
-        uv[:, m] = project(cams.K, cams.T_cam_world, view[m], transform_points(poses, anchors[m]))[
-            0
-        ]
+        uv[:, m] = project_each(
+            cams.K, cams.T_cam_world, view[m], transform_points(poses, anchors[m])
+        )[0]
     uv[1:] += rng.normal(0.0, noise_px, uv[1:].shape)
     T = len(q)
     tracks = Tracks(

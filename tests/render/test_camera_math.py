@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 from render_scenes import rotation
 
-from partdrag4d.render.camera_math import (
-    opencv_to_opengl_projection,
-    opengl_view_from_opencv,
-    pixel_centers,
-    project,
-    unproject,
-)
+from partdrag4d.geometry.camera import pixel_centers, project, unproject
+from partdrag4d.render.camera_math import opencv_to_opengl_projection, opengl_view_from_opencv
 
 
 def _random_camera(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -8,14 +8,8 @@ import pytest
 from render_scenes import H, K, W, box_mesh, box_primitive, camera_at, rotation
 
 from partdrag4d.containers import Material, Primitive, SceneMesh
-from partdrag4d.render import (
-    Rasterizer,
-    RasterizerConfig,
-    pixel_centers,
-    project,
-    render_video,
-    unproject,
-)
+from partdrag4d.geometry.camera import pixel_centers, project, unproject
+from partdrag4d.render import Rasterizer, RasterizerConfig, render_video
 
 # Off-centre box so the silhouette edges fall between pixel centres (no ties).
 CENTRE = (0.033, -0.071, 0.0)

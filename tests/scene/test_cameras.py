@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from partdrag4d.config import RigConfig
-from partdrag4d.scene.cameras import intrinsics, look_at, orbit_rig, project_points
+from partdrag4d.geometry.camera import project
+from partdrag4d.scene.cameras import intrinsics, look_at, orbit_rig
 
 
 def test_look_at_axes_are_opencv():
@@ -23,7 +24,7 @@ def test_centre_projects_to_image_centre_and_up_is_up():
     bounds = np.array([[-0.5, -0.2, 0.0], [0.5, 0.2, 1.0]])
     rig = orbit_rig(cfg, bounds)
     center = bounds.mean(0)
-    uv, z = project_points(rig, np.stack([center, center + [0, 0, 0.1]]))
+    uv, z = project(rig.K, rig.T_cam_world, np.stack([center, center + [0, 0, 0.1]]))
     np.testing.assert_allclose(uv[:, 0], [[64, 48]] * 3, atol=1e-9)
     assert np.all(uv[:, 1, 1] < uv[:, 0, 1])  # a point above the centre is higher on screen
     assert np.all(z > 0)
@@ -36,7 +37,7 @@ def test_auto_framing_keeps_bbox_in_view():
     corners = np.array(
         [[x, y, z] for x in bounds[:, 0] for y in bounds[:, 1] for z in bounds[:, 2]]
     )
-    uv, z = project_points(rig, corners)
+    uv, z = project(rig.K, rig.T_cam_world, corners)
     assert np.all(z > 0)
     assert np.all((uv >= 0) & (uv <= 64))
 

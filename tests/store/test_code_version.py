@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_closure_follows_imports_but_not_the_schemas():
     closure = module_closure("partdrag4d.reconstruct.articulate")
     assert "partdrag4d.reconstruct.model_fit" in closure  # imported by articulate
-    assert "partdrag4d.reconstruct.se3" in closure  # imported by what it imports
+    assert "partdrag4d.geometry.se3" in closure  # imported by what it imports
     assert "partdrag4d.config" not in closure and "partdrag4d.generator.unet" not in closure
     assert source_hash(("partdrag4d.reconstruct.track",)) != source_hash(
         ("partdrag4d.reconstruct.articulate",)

@@ -38,6 +38,13 @@ def so3_exp(w: Float[np.ndarray, "*B 3"]) -> Float[np.ndarray, "*B 3 3"]:
     return eye + a * K + b * (K @ K)
 
 
+def axis_angle_to_matrix(axis: Float[np.ndarray, "3"], angle: float) -> Float[np.ndarray, "3 3"]:
+    """Rotation by ``angle`` radians about ``axis`` (right-hand rule; normalised here,
+    must be non-zero)."""
+    a = np.asarray(axis, dtype=np.float64)
+    return so3_exp(a / np.linalg.norm(a) * float(angle))
+
+
 def so3_left_jacobian(w: Float[np.ndarray, "*B 3"]) -> Float[np.ndarray, "*B 3 3"]:
     """Left Jacobian ``J`` of SO(3): ``exp(w + d) ~ exp(J d) exp(w)`` for a small ``d``."""
     theta = np.linalg.norm(w, axis=-1)[..., None, None]
