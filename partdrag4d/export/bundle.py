@@ -20,12 +20,12 @@ Other contents of ``out_dir`` (``videos/``, ``metrics.json``) are left alone.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from partdrag4d.atomic import swap_in
 from partdrag4d.containers import Articulation, SceneMesh, VideoSet
 from partdrag4d.export.glb import GlbConfig, write_glb
 from partdrag4d.export.kinematics import joint_fit_residuals
@@ -98,13 +98,6 @@ def articulation_dict(art: Articulation, mesh: SceneMesh) -> dict:
     }
 
 
-def _swap_in(new: Path, target: Path, trash: Path) -> None:
-    """Replace ``target`` (file or folder, may be missing) by ``new`` with renames."""
-    if target.exists():
-        os.replace(target, trash / target.name)
-    os.replace(new, target)
-
-
 def export_all(
     art: Articulation,
     mesh: SceneMesh,
@@ -144,7 +137,7 @@ def export_all(
         write_report(staging, ReportInputs(name, videos, mesh, art, metrics), cfg.report)
         trash.mkdir()
         for entry in ("export", "report", "report.html"):
-            _swap_in(staging / entry, out_dir / entry, trash)
+            swap_in(staging / entry, out_dir / entry, trash / entry)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(trash, ignore_errors=True)

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from partdrag4d.atomic import swap_in
 from partdrag4d.errors import InputError
 
 OWNED = (
@@ -95,8 +96,7 @@ def write_run_folder(out_dir: Path, fill: Callable[[Path], None]) -> None:
             for entry in out_dir.iterdir():
                 if entry.name not in OWNED and not (staging / entry.name).exists():
                     place(entry, staging / entry.name, link=True)
-            os.rename(out_dir, old)
-        os.rename(staging, out_dir)
+        swap_in(staging, out_dir, old)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

@@ -45,6 +45,7 @@ from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 
+from partdrag4d.atomic import swap_in
 from partdrag4d.store import serialize
 
 SCHEMA_VERSION: int = 1
@@ -338,14 +339,11 @@ class ArtefactStore:
         return final
 
     def _publish(self, tmp: Path, final: Path) -> None:
-        aside = None
-        if final.exists():
-            aside = self.root / "trash" / tmp.name
-            aside.parent.mkdir(exist_ok=True)
-            os.rename(final, aside)
-        os.rename(tmp, final)
+        aside = self.root / "trash" / tmp.name
+        aside.parent.mkdir(exist_ok=True)
+        moved = swap_in(tmp, final, aside)
         _fsync_path(self.root)
-        if aside is not None:
+        if moved:
             shutil.rmtree(aside, ignore_errors=True)
 
     def read_manifest(self, key: str) -> Manifest:

@@ -112,16 +112,17 @@ KILL_CHILD = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
+    from partdrag4d import atomic
     from partdrag4d.store import run_folder
     out, after = Path(sys.argv[1]), int(sys.argv[2])
     renames = []
-    real = os.rename
+    real = os.replace
     def rename(a, b):
         if len(renames) == after:
             os.kill(os.getpid(), signal.SIGKILL)
         renames.append(a)
         real(a, b)
-    run_folder.os.rename = rename
+    atomic.os.replace = rename
     run_folder.write_run_folder(out, lambda f: (f / "metrics.json").write_text("new"))
     """
 )
