@@ -347,6 +347,20 @@ class Joint:
     limits: tuple[float, float]
     """Observed (lower, upper) joint range."""
 
+    def to_dict(self) -> dict:
+        """The joint as plain JSON values (the schema of ``export/articulation.json``
+        and of the GLB's node extras)."""
+        return {
+            "name": self.name,
+            "type": self.type.value,
+            "parent": self.parent,
+            "child": self.child,
+            "axis": [float(x) for x in self.axis],
+            "origin": [float(x) for x in self.origin],
+            "values": [float(x) for x in self.values],
+            "limits": [float(self.limits[0]), float(self.limits[1])],
+        }
+
 
 @dataclass(frozen=True)
 class Articulation:

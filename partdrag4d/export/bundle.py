@@ -78,17 +78,7 @@ def articulation_dict(art: Articulation, mesh: SceneMesh) -> dict:
         "fps": float(art.fps),
         "num_frames": int(art.T_world_part.shape[0]),
         "joints": [
-            {
-                "name": j.name,
-                "type": j.type.value,
-                "parent": j.parent,
-                "child": j.child,
-                "axis": [float(x) for x in j.axis],
-                "origin": [float(x) for x in j.origin],
-                "values": [float(x) for x in j.values],
-                "limits": [float(j.limits[0]), float(j.limits[1])],
-                "fit_residual": residual,
-            }
+            {**j.to_dict(), "fit_residual": residual}
             for j, residual in zip(art.joints, residuals, strict=True)
         ],
         "parts": [

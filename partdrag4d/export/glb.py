@@ -123,17 +123,7 @@ def _xyzw(quat_wxyz: Float[np.ndarray, "T 4"]) -> Float[np.ndarray, "T 4"]:
 def _joint_extras(art: Articulation, p: int) -> dict:
     extras: dict = {"part": art.part_names[p], "part_index": p}
     if p > 0:
-        joint = art.joints[p - 1]
-        extras["joint"] = {
-            "name": joint.name,
-            "type": joint.type.value,
-            "parent": joint.parent,
-            "child": joint.child,
-            "axis": [float(x) for x in joint.axis],
-            "origin": [float(x) for x in joint.origin],
-            "limits": [float(joint.limits[0]), float(joint.limits[1])],
-            "values": [float(x) for x in joint.values],
-        }
+        extras["joint"] = art.joints[p - 1].to_dict()
     return extras
 
 
