@@ -97,10 +97,16 @@ def _articulate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -
 
     scene: SceneInput = inputs["prepare"]
     videos: VideoSet = inputs["generate"]
-    art = run_articulate(
-        cfg, inputs["track"], scene.mesh, videos.cameras, scene.drags, rng, videos.frames
+    return run_articulate(
+        cfg,
+        inputs["track"],
+        scene.mesh,
+        videos.cameras,
+        scene.drags,
+        rng,
+        videos.frames,
+        fps=videos.fps,
     )
-    return replace(art, fps=videos.fps)  # per-frame values are at the videos' frame rate
 
 
 def _evaluate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Metrics:

@@ -94,6 +94,7 @@ def tree_articulation(
     mesh: SceneMesh,
     cfg: ArticulateConfig,
     extras: dict,
+    fps: float,
 ) -> Articulation:
     """The tree as an :class:`Articulation`: parts renumbered in tree order, joints,
     and face / vertex labels propagated from the labelled points."""
@@ -126,7 +127,7 @@ def tree_articulation(
         face_part=face_part,
         T_world_part=tree.T_world,
         joints=tuple(joints),
-        fps=10.0,
+        fps=fps,
         extras=extras
         | {
             "points_per_part": [int(np.sum(anchor_part == m)) for m in range(P)],
@@ -144,6 +145,8 @@ def run_articulate(
     drags: DragSet,
     generator: np.random.Generator,
     frames: UInt8[np.ndarray, "V T H W 3"] | None = None,
+    *,
+    fps: float,
 ) -> Articulation:
     """Discover parts, poses and joints from tracks and check them against the videos
     (never reads ground truth).
@@ -157,6 +160,7 @@ def run_articulate(
         generator: randomness for RANSAC sampling.
         frames: the videos the tracks came from; with them (and ``cfg.model_fit``) the
             proposals are refined by analysis by synthesis (:mod:`.model_fit`).
+        fps: frame rate of those videos (the joint values are per frame of them).
 
     Returns:
         The articulation; a video without motion gives the base alone.
@@ -186,7 +190,7 @@ def run_articulate(
         "num_moving_points": int(moving.sum()),
         "num_drags": int(drags.num_drags),
     }
-    proposal = tree_articulation(tree, point_part, obs, mesh, cfg, extras)
+    proposal = tree_articulation(tree, point_part, obs, mesh, cfg, extras, fps)
     if frames is not None:
         log.info("articulate: checking %d joints against the videos", len(proposal.joints))
         points = PointTracks(obs.anchors, lambda groups, T0: fit_poses(obs, groups, T0, cfg))

@@ -28,6 +28,7 @@ def _reconstruct(scene, videos, seed=0):
         scene.drags,
         np.random.default_rng(seed),
         videos.frames,
+        fps=videos.fps,
     )
     return tracks, art
 

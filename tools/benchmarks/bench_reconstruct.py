@@ -155,6 +155,7 @@ def run_job(job: Job) -> dict:
             scene.drags,
             np.random.default_rng(job.seed),
             videos.frames,
+            fps=videos.fps,
         )
         t2 = time.perf_counter()
         out.update(
