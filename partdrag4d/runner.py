@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 import time
@@ -28,6 +27,7 @@ from partdrag4d.config import STAGES, PipelineConfig
 from partdrag4d.config_checks import check_config
 from partdrag4d.containers import Articulation, SceneInput, Tracks, VideoSet
 from partdrag4d.errors import InputError
+from partdrag4d.progress import silenced
 from partdrag4d.store.code_version import source_hash
 from partdrag4d.store.run_folder import check_writable, place, write_run_folder
 from partdrag4d.store.serialize import FileTree, Metrics
@@ -307,66 +307,65 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
         )
         store = ArtefactStore(cache_dir, mode)
         store.clean_tmp(max_age_s=60.0)
-    if not cfg.runtime.progress:
-        os.environ["TQDM_DISABLE"] = "1"
-    try:
-        result = RunResult()
-        inputs = _LazyInputs(store)
-        for name in names:
-            stage = table[name]
-            stage_cfg = stage.config(cfg)
-            upstream = [inputs.keys[u] for u in stage.upstream]
-            seed = stage_seed(cfg.runtime.seed, name)
-            code = stage.code_version(stage_cfg)
-            key = cache_key(name, code, _plain(stage_cfg), upstream, seed)
-            began = time.perf_counter()
-            log.info("%s: %s", name, "looking up" if mode is CacheMode.USE else "computing")
-            with store.lock(key):
-                artefact = None
-                hit = mode is CacheMode.USE and store.has(key)
-                if hit:
-                    manifest = store.read_manifest(key)
-                else:
-                    start = time.perf_counter()
-                    try:
-                        artefact = stage.run(stage_cfg, inputs, np.random.default_rng(seed))
-                    except InputError as err:
-                        raise _naming_videos(err, inputs, mode) from None
-                    manifest = Manifest.create(
-                        kind=_kind(artefact),
-                        key=key,
-                        stage=name,
-                        config=_plain(stage_cfg),
-                        upstream=upstream,
-                        seed=seed,
-                        wall_time_s=time.perf_counter() - start,
-                        peak_memory_mb=peak_memory_mb(),
-                        code_version=code,
+    with silenced(not cfg.runtime.progress):
+        try:
+            result = RunResult()
+            inputs = _LazyInputs(store)
+            for name in names:
+                stage = table[name]
+                stage_cfg = stage.config(cfg)
+                upstream = [inputs.keys[u] for u in stage.upstream]
+                seed = stage_seed(cfg.runtime.seed, name)
+                code = stage.code_version(stage_cfg)
+                key = cache_key(name, code, _plain(stage_cfg), upstream, seed)
+                began = time.perf_counter()
+                log.info("%s: %s", name, "looking up" if mode is CacheMode.USE else "computing")
+                with store.lock(key):
+                    artefact = None
+                    hit = mode is CacheMode.USE and store.has(key)
+                    if hit:
+                        manifest = store.read_manifest(key)
+                    else:
+                        start = time.perf_counter()
+                        try:
+                            artefact = stage.run(stage_cfg, inputs, np.random.default_rng(seed))
+                        except InputError as err:
+                            raise _naming_videos(err, inputs, mode) from None
+                        manifest = Manifest.create(
+                            kind=_kind(artefact),
+                            key=key,
+                            stage=name,
+                            config=_plain(stage_cfg),
+                            upstream=upstream,
+                            seed=seed,
+                            wall_time_s=time.perf_counter() - start,
+                            peak_memory_mb=peak_memory_mb(),
+                            code_version=code,
+                        )
+                        store.write(manifest, artefact)
+                inputs.put(name, key, artefact)
+                result.artefacts[name] = store.path(key)
+                spent = time.perf_counter() - began
+                status = "cached" if hit else "computed"
+                log.info("%s: %s in %.1f s (key %s)", name, status, spent, key)
+                path = None if mode is CacheMode.OFF else str(store.path(key).absolute())
+                result.records.append(
+                    StageRecord(
+                        name,
+                        key,
+                        path,
+                        hit,
+                        status,
+                        spent,
+                        manifest.wall_time_s,
+                        manifest.peak_memory_mb,
                     )
-                    store.write(manifest, artefact)
-            inputs.put(name, key, artefact)
-            result.artefacts[name] = store.path(key)
-            spent = time.perf_counter() - began
-            status = "cached" if hit else "computed"
-            log.info("%s: %s in %.1f s (key %s)", name, status, spent, key)
-            path = None if mode is CacheMode.OFF else str(store.path(key).absolute())
-            result.records.append(
-                StageRecord(
-                    name,
-                    key,
-                    path,
-                    hit,
-                    status,
-                    spent,
-                    manifest.wall_time_s,
-                    manifest.peak_memory_mb,
                 )
-            )
-        materialize(result, inputs, out_dir)
-        return result
-    finally:
-        if tmp_root is not None:
-            shutil.rmtree(tmp_root, ignore_errors=True)
+            materialize(result, inputs, out_dir)
+            return result
+        finally:
+            if tmp_root is not None:
+                shutil.rmtree(tmp_root, ignore_errors=True)
 
 
 def _plain(cfg: Any) -> Any:

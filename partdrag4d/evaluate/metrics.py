@@ -205,11 +205,6 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
     }
 
 
-def evaluate(articulation: Articulation, scene: SceneInput) -> dict:
-    """Alias of :func:`run_evaluate` (the name used in the issue)."""
-    return run_evaluate(articulation, scene)
-
-
 def format_metrics_table(metrics: dict) -> str:
     """Human-readable two-column table of the scalar metrics, then one line per joint."""
     lines = []

@@ -20,8 +20,7 @@ import torch
 from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
 from diffusers.pipelines.pipeline_utils import DiffusionPipeline
 from diffusers.pipelines.stable_video_diffusion.pipeline_stable_video_diffusion import (
-    _append_dims,
-    _resize_with_antialiasing,
+    _resize_with_antialiasing,  # SVD's reference CLIP preprocessing, kept exact
 )
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
@@ -337,7 +336,7 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
         # 6. Per-frame guidance ramp.
         scale = torch.linspace(min_guidance_scale, max_guidance_scale, num_frames)
         scale = scale[None].repeat(batch_size, 1).to(device, latents.dtype)
-        self._guidance_scale = _append_dims(scale, latents.ndim)
+        self._guidance_scale = scale.reshape(*scale.shape, *(1,) * (latents.ndim - scale.ndim))
 
         # 7. Denoising loop.
         self._num_timesteps = len(timesteps)
