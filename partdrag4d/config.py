@@ -20,7 +20,7 @@ from omegaconf import MISSING
 from partdrag4d.assets.procedural import CATEGORIES
 from partdrag4d.config_checks import COUNT, FRACTION, SIGNED, OneOf, Range
 from partdrag4d.export.bundle import ExportConfig
-from partdrag4d.generator.backend import PuppetMasterConfig
+from partdrag4d.generate.diffusion_backend import PuppetMasterConfig
 from partdrag4d.reconstruct.articulate import ArticulateConfig
 from partdrag4d.reconstruct.track import TrackConfig
 from partdrag4d.store.store import CacheMode

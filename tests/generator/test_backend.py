@@ -11,7 +11,7 @@ import torch
 
 from partdrag4d.containers import CameraRig, DragSet, Material, Primitive, SceneInput, SceneMesh
 from partdrag4d.errors import InputError
-from partdrag4d.generator.backend import PuppetMasterConfig, generate_puppet_master
+from partdrag4d.generate.diffusion_backend import PuppetMasterConfig, generate_puppet_master
 from partdrag4d.generator.tiny import tiny_drag_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
