@@ -1,4 +1,7 @@
-"""generate_puppet_master with a tiny saved model returns a valid VideoSet on CPU."""
+"""generate_puppet_master with a tiny saved model returns a valid VideoSet on CPU.
+
+Torch runs on one thread here, as in the generator tests (tiny ops only lose to
+thread spin-waits on a loaded machine)."""
 
 import os
 import subprocess
@@ -15,6 +18,7 @@ from partdrag4d.generate.diffusion_backend import PuppetMasterConfig, generate_p
 from partdrag4d.generator.tiny import tiny_drag_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
+torch.set_num_threads(1)
 
 
 def _scene(V=2, T=3, D=6, size=32):
