@@ -23,6 +23,18 @@ def run_app(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
 
 
+def make_tiny_model(model: Path) -> Path:
+    """A tiny random DragVideoPipeline saved by the tool users run."""
+    made = subprocess.run(
+        [sys.executable, "tools/make_tiny_drag_model.py", str(model)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert made.returncode == 0, made.stderr
+    return model
+
+
 def check_articulation_json(path: Path, num_frames: int) -> dict:
     doc = json.loads(path.read_text())
     assert doc["frame"] == "input" and doc["units"] == "m"
@@ -128,14 +140,7 @@ def test_foreign_urdf_through_the_cli(tmp_path):
 
 @pytest.mark.slow
 def test_puppet_master_generator_end_to_end(tmp_path):
-    model = tmp_path / "model"
-    made = subprocess.run(
-        [sys.executable, "tools/make_tiny_drag_model.py", str(model)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert made.returncode == 0, made.stderr
+    model = make_tiny_model(tmp_path / "model")
     out = tmp_path / "out"
     res = run_app(
         tmp_path,
@@ -157,14 +162,7 @@ def test_puppet_master_generator_end_to_end(tmp_path):
 def test_rejected_generated_videos_are_named(tmp_path):
     """A random tiny model's videos fail the silhouette check (as they should): the one
     line error says where those videos are; debug=tiny made them small and quick."""
-    model = tmp_path / "model"
-    made = subprocess.run(
-        [sys.executable, "tools/make_tiny_drag_model.py", str(model)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert made.returncode == 0, made.stderr
+    model = make_tiny_model(tmp_path / "model")
     res = run_app(
         tmp_path,
         "generator=puppet_master",
