@@ -141,7 +141,7 @@ def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Fi
 
 
 def _stage_table() -> dict[str, Stage]:
-    from partdrag4d.config import PrepareConfig
+    from partdrag4d.scene.prepare import PrepareConfig
 
     def prepare_cfg(c: PipelineConfig) -> PrepareConfig:
         return PrepareConfig(asset=c.asset, drags=c.drags, rig=c.rig)

@@ -13,11 +13,40 @@ The first frame is never changed: a generator is conditioned on it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import cv2
 import numpy as np
 from jaxtyping import Float, UInt8
 
-from partdrag4d.config import DegradeConfig
+from partdrag4d.config_checks import FRACTION, Range
+
+
+@dataclass
+class DegradeConfig:
+    """Seeded imitation of what generated videos get wrong (off by default)."""
+
+    CHECKS: ClassVar[dict] = {
+        "noise_std": FRACTION,
+        "blur_sigma_px": Range(0.0, 50.0),
+        "drift": FRACTION,
+        "amplitude_error": FRACTION,
+        "jitter": Range(0.0, 100.0),
+    }
+
+    enabled: bool = False
+    """Apply the degradations below."""
+    noise_std: float = 0.02
+    """Std of Gaussian pixel noise, in [0, 1] intensity units."""
+    blur_sigma_px: float = 0.7
+    """Std of Gaussian blur in pixels (0 = none)."""
+    drift: float = 0.06
+    """Appearance drift: colour gain/offset change reached at the last frame (linear in t)."""
+    amplitude_error: float = 0.08
+    """Per-view relative std of the motion amplitude (views disagree on how far parts move)."""
+    jitter: float = 0.15
+    """Std of temporal jitter of the motion, in frames."""
 
 
 def perturb_motion(

@@ -23,6 +23,7 @@ import torch
 from partdrag4d.config_checks import FRACTION, OneOf, Range
 from partdrag4d.containers import SceneInput, VideoSet
 from partdrag4d.errors import InputError
+from partdrag4d.generate import GeneratorConfig
 from partdrag4d.generator.drag_maps import pixels_to_normalized
 from partdrag4d.progress import bar, disabled
 
@@ -228,3 +229,10 @@ def generate_diffusion(
     """The stage entry: one clip per view, the diffusion noise seeded from ``rng``."""
     generator = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**62)))
     return generate_puppet_master(cfg, scene, generator)
+
+
+@dataclass
+class PuppetMasterGeneratorConfig(PuppetMasterConfig, GeneratorConfig):
+    """The drag-conditioned video diffusion model (fields: PuppetMasterConfig)."""
+
+    _target_: str = "partdrag4d.generate.diffusion_backend.generate_diffusion"

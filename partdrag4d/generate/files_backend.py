@@ -8,15 +8,27 @@ projected with these cameras.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import MISSING
 
-from partdrag4d.config import FilesGeneratorConfig
 from partdrag4d.containers import CameraRig, SceneInput, VideoSet
 from partdrag4d.errors import InputError
+from partdrag4d.generate import GeneratorConfig
 from partdrag4d.geometry.camera import project
 from partdrag4d.scene.drags import render_rest_views, start_visibility
+
+
+@dataclass
+class FilesGeneratorConfig(GeneratorConfig):
+    """Import videos made elsewhere: a folder holding ``cameras.json`` and one
+    ``view_XX.mp4`` or ``view_XX/`` of PNG frames per camera."""
+
+    _target_: str = "partdrag4d.generate.files_backend.generate_from_files"
+    path: str = MISSING
+    """Folder with the videos and cameras."""
 
 
 def _matrix(value: object, shape: tuple[int, int], source: Path, field: str) -> np.ndarray:

@@ -9,13 +9,32 @@ the only code that may).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import ClassVar
+
 import numpy as np
 
-from partdrag4d.config import RenderGeneratorConfig
+from partdrag4d.config_checks import FRACTION, Range
 from partdrag4d.containers import RenderGT, SceneInput, VideoSet
 from partdrag4d.errors import InputError
-from partdrag4d.generate.degrade import degrade_frames, perturb_motion
+from partdrag4d.generate import GeneratorConfig
+from partdrag4d.generate.degrade import DegradeConfig, degrade_frames, perturb_motion
 from partdrag4d.progress import bar as progress_bar
+
+
+@dataclass
+class RenderGeneratorConfig(GeneratorConfig):
+    """Render the ground-truth animation of the asset (needs an asset with joints)."""
+
+    CHECKS: ClassVar[dict] = {"background": FRACTION, "samples": Range(0, 16, integer=True)}
+
+    _target_: str = "partdrag4d.generate.render_backend.generate_render"
+    background: list[float] = field(default_factory=lambda: [1.0, 1.0, 1.0])
+    """Background colour (linear RGB in [0, 1])."""
+    samples: int = 4
+    """MSAA samples for the colour images."""
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+    """Degradations imitating generated videos."""
 
 
 def generate_render(

@@ -162,15 +162,11 @@ def render_clip(cfg: DataEngineConfig, split: int, index: int) -> RenderedClip |
     """
     from partdrag4d.assets.kinematics import link_poses_over_time
     from partdrag4d.assets.procedural import CATEGORIES
-    from partdrag4d.config import (
-        GtDragsConfig,
-        PrepareConfig,
-        ProceduralAssetConfig,
-        RenderGeneratorConfig,
-        RigConfig,
-    )
-    from partdrag4d.generate.render_backend import generate_render
-    from partdrag4d.scene.prepare import run_prepare
+    from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
+    from partdrag4d.scene.assets import ProceduralAssetConfig
+    from partdrag4d.scene.cameras import RigConfig
+    from partdrag4d.scene.drags import GtDragsConfig
+    from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 
     rng = clip_rng(cfg.seed, split, index)
     sources = list(cfg.categories or CATEGORIES) + list(cfg.families)
@@ -237,7 +233,7 @@ def render_clip(cfg: DataEngineConfig, split: int, index: int) -> RenderedClip |
 def _asset_config(name: str, seed: int, folder: Path):
     """A procedural category, or a random object of family ``name`` written to ``folder``."""
     from partdrag4d.assets.random_objects import FAMILIES, RandomObjectConfig, write_random_object
-    from partdrag4d.config import ProceduralAssetConfig, UrdfAssetConfig
+    from partdrag4d.scene.assets import ProceduralAssetConfig, UrdfAssetConfig
 
     if name not in FAMILIES:
         return ProceduralAssetConfig(category=name, seed=seed)

@@ -11,13 +11,65 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from jaxtyping import Int
+from omegaconf import MISSING
 
-from partdrag4d.config import MeshAssetConfig, ProceduralAssetConfig, UrdfAssetConfig
+from partdrag4d.assets.procedural import CATEGORIES
+from partdrag4d.config_checks import OneOf
 from partdrag4d.containers import ArticulatedAsset, SceneMesh
 from partdrag4d.errors import InputError
+
+
+@dataclass
+class AssetConfig:
+    """Base schema of the ``asset`` group: where the object comes from."""
+
+    CHECKS: ClassVar[dict] = {"up_axis": OneOf(("z", "y"))}
+
+    _target_: str = MISSING
+    """Loader ``f(cfg) -> LoadedAsset`` (see partdrag4d.scene.assets)."""
+    name: str = ""
+    """Object name used in reports and filenames; derived from the asset when empty."""
+    up_axis: str = "z"
+    """World up axis of the asset file: ``z`` or ``y`` (PartNet-Mobility meshes are often
+    +Y up). Only the camera rig uses it; the world frame itself is never changed."""
+
+
+@dataclass
+class ProceduralAssetConfig(AssetConfig):
+    """A procedurally generated articulated object, written as a URDF folder and loaded
+    through the URDF loader like any user asset."""
+
+    CHECKS: ClassVar[dict] = {**AssetConfig.CHECKS, "category": OneOf(CATEGORIES)}
+
+    _target_: str = "partdrag4d.scene.assets.load_procedural_asset"
+    category: str = "cabinet"
+    """One of ``partdrag4d.assets.procedural.CATEGORIES``."""
+    seed: int = 0
+    """Seed of sizes, proportions, textures and joint placement."""
+    textured: bool = True
+    """Procedural texture images (False: plain coloured materials)."""
+
+
+@dataclass
+class UrdfAssetConfig(AssetConfig):
+    """Any URDF (PartNet-Mobility layout): meshes resolved inside its folder."""
+
+    _target_: str = "partdrag4d.scene.assets.load_urdf_asset"
+    path: str = MISSING
+    """Path to the ``.urdf`` file."""
+
+
+@dataclass
+class MeshAssetConfig(AssetConfig):
+    """A static mesh (GLB/GLTF, OBJ, PLY) with no joints; needs ``drags=file``."""
+
+    _target_: str = "partdrag4d.scene.assets.load_mesh_asset"
+    path: str = MISSING
+    """Path to the mesh file."""
 
 
 @dataclass(frozen=True)

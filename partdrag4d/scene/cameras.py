@@ -9,12 +9,64 @@ with x right, y down, z forward.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 from jaxtyping import Float
 
-from partdrag4d.config import RigConfig
+from partdrag4d.config_checks import SIGNED, OneOf, Range
 from partdrag4d.containers import CameraRig, RigFront
+
+
+@dataclass
+class RigConfig:
+    """Orbit rig of V calibrated views looking at the object's bounding-box centre."""
+
+    CHECKS: ClassVar[dict] = {
+        "num_views": Range(1, 64, integer=True),
+        "width": Range(16, 4096, integer=True),
+        "height": Range(16, 4096, integer=True),
+        "fov_deg": Range(1.0, 170.0),
+        "elevation_deg": Range(-89.0, 89.0),
+        "front": OneOf(("auto", "fixed")),
+        "front_azimuth_deg": SIGNED,
+        "front_search_step_deg": Range(1.0, 360.0),
+        "front_probe_size": Range(16, 1024, integer=True),
+        "azimuth_spread_deg": Range(0.0, 360.0, lo_open=True),
+        "margin": Range(1.0, 100.0),
+    }
+
+    num_views: int = 4
+    """V, number of views."""
+    width: int = 256
+    """Image width in pixels."""
+    height: int = 256
+    """Image height in pixels."""
+    fov_deg: float = 40.0
+    """Vertical field of view in degrees."""
+    elevation_deg: float = 25.0
+    """Camera elevation above the horizontal plane, degrees."""
+    front: str = "auto"
+    """Where the views look from: ``auto`` picks the front azimuth that sees the most
+    motion (the moving surface of a known articulation over the whole clip, or the
+    drags' start points and directions; scene/front.py), ``fixed`` uses
+    ``front_azimuth_deg`` (-90 when unset: the front faces -Y, the procedural library's
+    convention)."""
+    front_azimuth_deg: float | None = None
+    """Azimuth of the object's front, degrees from +X toward +Y in the ground plane.
+    When set it overrides ``front``."""
+    front_search_step_deg: float = 15.0
+    """``front=auto``: azimuth step of the probe renders (and of the candidate fronts)."""
+    front_probe_size: int = 64
+    """``front=auto``: side in pixels of the probe renders that score the azimuths."""
+    azimuth_spread_deg: float = 100.0
+    """Views are spread evenly over this arc centred on the front (360 = full orbit)."""
+    radius: float = 0.0
+    """Camera distance from the centre in metres; 0 = frame the object automatically."""
+    margin: float = 1.15
+    """Auto framing: the bounding sphere times this fits in the field of view."""
+
 
 UP_AXES: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {
     # up, first and second ground-plane axes (right-handed: e1 x e2 = up)

@@ -21,15 +21,74 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from jaxtyping import Bool, Float, Int
+from omegaconf import MISSING
 
-from partdrag4d.config import FileDragsConfig, GtDragsConfig
+from partdrag4d.config_checks import COUNT, FRACTION, Range
 from partdrag4d.containers import ArticulatedAsset, CameraRig, DragSet, JointType, SceneMesh
 from partdrag4d.errors import InputError
 from partdrag4d.geometry.camera import project
 from partdrag4d.scene.assets import LoadedAsset
+
+
+@dataclass
+class DragsConfig:
+    """Base schema of the ``drags`` group: what motion is requested, over how many frames."""
+
+    CHECKS: ClassVar[dict] = {
+        "num_frames": Range(2, 1000, integer=True),
+        "fps": Range(0.0, 1000.0, lo_open=True),
+        "max_drags": Range(1, 64, integer=True),
+    }
+
+    _target_: str = MISSING
+    """Drag source ``f(cfg, asset, rng) -> DragPlan`` (scene/drags.py)."""
+    num_frames: int = 14
+    """T, frames per clip including the rest frame (Puppet-Master: 14)."""
+    fps: float = 7.0
+    """Frame rate of the clips."""
+    max_drags: int = 5
+    """At most this many drags (the generator's K)."""
+
+
+@dataclass
+class GtDragsConfig(DragsConfig):
+    """Drags sampled from the asset's own joints (assets with joints only)."""
+
+    CHECKS: ClassVar[dict] = {
+        **DragsConfig.CHECKS,
+        "target_fraction_min": FRACTION,
+        "target_fraction_max": FRACTION,
+        "max_moving_joints": COUNT,
+    }
+    RELATIONS: ClassVar[tuple] = (("target_fraction_min", "<=", "target_fraction_max"),)
+
+    _target_: str = "partdrag4d.scene.drags.drags_from_joints"
+    target_fraction_min: float = 0.5
+    """Each moving joint goes from its rest value to a target sampled uniformly in
+    [min, max] x its range (continuous joints: x 90 degrees)."""
+    target_fraction_max: float = 0.9
+    """Upper end of the target fraction."""
+    max_moving_joints: int = 5
+    """At most this many joints move in one clip (chosen at random when more)."""
+    ease: bool = True
+    """Smooth-step easing in time (zero velocity at both ends) instead of linear."""
+
+
+@dataclass
+class FileDragsConfig(DragsConfig):
+    """Drags read from a JSON file (schema in README.md, "Drag files")."""
+
+    CHECKS: ClassVar[dict] = {**DragsConfig.CHECKS, "surface_tolerance": FRACTION}
+
+    _target_: str = "partdrag4d.scene.drags.drags_from_file"
+    path: str = MISSING
+    """Path to the drag JSON."""
+    surface_tolerance: float = 0.01
+    """A start point may lie at most this fraction of the bbox diagonal off the surface."""
 
 
 @dataclass(frozen=True)

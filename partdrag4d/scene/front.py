@@ -30,10 +30,15 @@ import math
 import numpy as np
 from jaxtyping import Float, Int
 
-from partdrag4d.config import RigConfig
 from partdrag4d.containers import CameraRig, RigFront, SceneMesh
 from partdrag4d.errors import InputError
-from partdrag4d.scene.cameras import FIXED_FRONT_DEG, config_front, orbit_rig, view_azimuths_deg
+from partdrag4d.scene.cameras import (
+    FIXED_FRONT_DEG,
+    RigConfig,
+    config_front,
+    orbit_rig,
+    view_azimuths_deg,
+)
 
 
 def probe_rig(cfg: RigConfig, bounds: Float[np.ndarray, "2 3"], up_axis: str) -> CameraRig:

@@ -2,17 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from hydra.utils import get_method
 
-from partdrag4d.config import PrepareConfig
 from partdrag4d.containers import GroundTruth, SceneInput, SceneMesh
 from partdrag4d.errors import InputError
-from partdrag4d.scene.cameras import orbit_rig
-from partdrag4d.scene.drags import DragPlan, make_dragset, place_drags, render_rest_views
+from partdrag4d.scene.assets import AssetConfig
+from partdrag4d.scene.cameras import RigConfig, orbit_rig
+from partdrag4d.scene.drags import (
+    DragPlan,
+    DragsConfig,
+    make_dragset,
+    place_drags,
+    render_rest_views,
+)
 from partdrag4d.scene.front import choose_front
+
+
+@dataclass
+class PrepareConfig:
+    """What `prepare` depends on (its cache key): the asset, the drags and the rig."""
+
+    asset: AssetConfig
+    """Input object."""
+    drags: DragsConfig
+    """Requested motion."""
+    rig: RigConfig
+    """Camera rig."""
+
 
 # Objects from a few millimetres to tens of metres (metres, the input's unit).
 MIN_SIZE_M, MAX_SIZE_M = 1e-3, 1e3

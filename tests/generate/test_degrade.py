@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from partdrag4d.config import DegradeConfig
-from partdrag4d.generate.degrade import degrade_frames, perturb_motion
+from partdrag4d.generate.degrade import DegradeConfig, degrade_frames, perturb_motion
 
 
 def _values() -> np.ndarray:

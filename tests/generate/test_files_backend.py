@@ -5,18 +5,13 @@ import shutil
 import numpy as np
 import pytest
 
-from partdrag4d.config import (
-    FilesGeneratorConfig,
-    GtDragsConfig,
-    PrepareConfig,
-    ProceduralAssetConfig,
-    RenderGeneratorConfig,
-    RigConfig,
-)
 from partdrag4d.errors import InputError
-from partdrag4d.generate.files_backend import generate_from_files
-from partdrag4d.generate.render_backend import generate_render
-from partdrag4d.scene.prepare import run_prepare
+from partdrag4d.generate.files_backend import FilesGeneratorConfig, generate_from_files
+from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
+from partdrag4d.scene.assets import ProceduralAssetConfig
+from partdrag4d.scene.cameras import RigConfig
+from partdrag4d.scene.drags import GtDragsConfig
+from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 from partdrag4d.store import serialize
 
 

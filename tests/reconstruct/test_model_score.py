@@ -9,10 +9,9 @@ from recon_scenes import render_clips
 from partdrag4d.assets.kinematics import link_poses_over_time, posed_mesh
 from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
 from partdrag4d.assets.urdf import load_urdf
-from partdrag4d.config import RigConfig
 from partdrag4d.containers import RigFront
 from partdrag4d.reconstruct.model_score import Hypothesis, score_hypothesis
-from partdrag4d.scene.cameras import orbit_rig
+from partdrag4d.scene.cameras import RigConfig, orbit_rig
 
 T = 4
 

@@ -8,7 +8,6 @@ import pytest
 from partdrag4d.assets.kinematics import forward_kinematics, move_vertices, posed_mesh
 from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
 from partdrag4d.assets.urdf import load_urdf
-from partdrag4d.config import RigConfig
 from partdrag4d.containers import RigFront
 from partdrag4d.geometry.se3 import make_T, rotation_angle, so3_exp
 from partdrag4d.reconstruct.render_compare import (
@@ -18,7 +17,7 @@ from partdrag4d.reconstruct.render_compare import (
     track_parts,
 )
 from partdrag4d.render.rasterizer import Rasterizer
-from partdrag4d.scene.cameras import orbit_rig
+from partdrag4d.scene.cameras import RigConfig, orbit_rig
 
 
 def _door_scene(tmp_path, textured: bool):

@@ -8,14 +8,13 @@ from recon_scenes import render_clips
 from partdrag4d.assets.kinematics import forward_kinematics, posed_mesh
 from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
 from partdrag4d.assets.urdf import load_urdf
-from partdrag4d.config import RigConfig
 from partdrag4d.containers import Articulation, Joint, RigFront
 from partdrag4d.geometry.lines import axis_angle_deg
 from partdrag4d.reconstruct.joints import JointSelectConfig
 from partdrag4d.reconstruct.model import joints_from_poses
 from partdrag4d.reconstruct.model_fit import ModelFitConfig, fit_model
 from partdrag4d.reconstruct.split import PointTracks
-from partdrag4d.scene.cameras import orbit_rig
+from partdrag4d.scene.cameras import RigConfig, orbit_rig
 
 T = 6
 JCFG = JointSelectConfig()

@@ -3,9 +3,8 @@
 import numpy as np
 import pytest
 
-from partdrag4d.config import RigConfig
 from partdrag4d.geometry.camera import project
-from partdrag4d.scene.cameras import intrinsics, look_at, orbit_rig
+from partdrag4d.scene.cameras import RigConfig, intrinsics, look_at, orbit_rig
 
 
 def test_look_at_axes_are_opencv():

@@ -10,19 +10,12 @@ import pytest
 import trimesh
 
 from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
-from partdrag4d.config import (
-    FileDragsConfig,
-    GtDragsConfig,
-    MeshAssetConfig,
-    PrepareConfig,
-    RigConfig,
-    UrdfAssetConfig,
-)
 from partdrag4d.containers import SceneMesh
-from partdrag4d.scene.cameras import orbit_rig
-from partdrag4d.scene.drags import render_rest_views
+from partdrag4d.scene.assets import MeshAssetConfig, UrdfAssetConfig
+from partdrag4d.scene.cameras import RigConfig, orbit_rig
+from partdrag4d.scene.drags import FileDragsConfig, GtDragsConfig, render_rest_views
 from partdrag4d.scene.front import best_front, choose_front
-from partdrag4d.scene.prepare import run_prepare
+from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 from partdrag4d.store.serialize import load_cameras, save_cameras
 
 RIG = dict(num_views=3, width=96, height=96, front_probe_size=48)

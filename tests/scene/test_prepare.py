@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from partdrag4d.config import GtDragsConfig, PrepareConfig, ProceduralAssetConfig, RigConfig
 from partdrag4d.render.rasterizer import Rasterizer
-from partdrag4d.scene.prepare import run_prepare
+from partdrag4d.scene.assets import ProceduralAssetConfig
+from partdrag4d.scene.cameras import RigConfig
+from partdrag4d.scene.drags import GtDragsConfig
+from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 
 
 @pytest.fixture(scope="module", params=["cabinet", "drawers"])

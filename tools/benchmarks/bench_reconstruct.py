@@ -86,7 +86,7 @@ class Job:
 
 
 def _degrade_config(scale: float):
-    from partdrag4d.config import DegradeConfig
+    from partdrag4d.generate.degrade import DegradeConfig
 
     if scale <= 0:
         return DegradeConfig(enabled=False)
@@ -103,7 +103,7 @@ def _degrade_config(scale: float):
 
 def _asset_config(job: Job, folder: Path):
     """The asset config of a case (random objects are written into ``folder``)."""
-    from partdrag4d.config import ProceduralAssetConfig, UrdfAssetConfig
+    from partdrag4d.scene.assets import ProceduralAssetConfig, UrdfAssetConfig
 
     if job.source == "procedural":
         return ProceduralAssetConfig(category=job.name, seed=job.seed)
@@ -120,12 +120,13 @@ def _asset_config(job: Job, folder: Path):
 def run_job(job: Job) -> dict:
     """Prepare, render, track, articulate and evaluate one case (in a worker process)."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from partdrag4d.config import GtDragsConfig, PrepareConfig, RenderGeneratorConfig, RigConfig
     from partdrag4d.evaluate.metrics import run_evaluate
-    from partdrag4d.generate.render_backend import generate_render
+    from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
     from partdrag4d.reconstruct.articulate import ArticulateConfig, run_articulate
     from partdrag4d.reconstruct.track import TrackConfig, run_track
-    from partdrag4d.scene.prepare import run_prepare
+    from partdrag4d.scene.cameras import RigConfig
+    from partdrag4d.scene.drags import GtDragsConfig
+    from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 
     out = dataclasses.asdict(job) | {"row": job.row}
     try:

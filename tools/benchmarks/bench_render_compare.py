@@ -51,11 +51,12 @@ def run_case(job: Job) -> dict:
     import tempfile
 
     from partdrag4d.assets.kinematics import link_poses_over_time
-    from partdrag4d.config import GtDragsConfig, PrepareConfig, RenderGeneratorConfig, RigConfig
-    from partdrag4d.generate.render_backend import generate_render
+    from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
     from partdrag4d.geometry.se3 import rotation_angle
     from partdrag4d.reconstruct.render_compare import track_parts
-    from partdrag4d.scene.prepare import run_prepare
+    from partdrag4d.scene.cameras import RigConfig
+    from partdrag4d.scene.drags import GtDragsConfig
+    from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 
     with tempfile.TemporaryDirectory() as tmp:
         cfg = PrepareConfig(

@@ -19,15 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from partdrag4d.config import (
-    GtDragsConfig,
-    PrepareConfig,
-    ProceduralAssetConfig,
-    RenderGeneratorConfig,
-    RigConfig,
-)
-from partdrag4d.generate.render_backend import generate_render
-from partdrag4d.scene.prepare import run_prepare
+from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
+from partdrag4d.scene.assets import ProceduralAssetConfig
+from partdrag4d.scene.cameras import RigConfig
+from partdrag4d.scene.drags import GtDragsConfig
+from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 from partdrag4d.store import serialize
 
 TARGET_S = 5.0
