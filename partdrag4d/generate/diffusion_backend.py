@@ -156,6 +156,7 @@ def generate_puppet_master(
         VideoSet with frames uint8 (V, T, H, W, 3) at the cameras' size, the scene's
         fps, cameras and drags; ``drags_visible`` marks the drags conditioned on.
     """
+    from partdrag4d.generator.pipeline import frames_to_uint8
     from partdrag4d.render.rasterizer import Rasterizer
 
     pipe = load_pipeline(cfg)
@@ -204,7 +205,7 @@ def generate_puppet_master(
             generator=generator,
             output_type="np",
         ).frames  # B T h w 3 in [0, 1]
-        clips = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+        clips = frames_to_uint8(out)
         for i, v in enumerate(views):
             for t in range(T):
                 frame = clips[i, t]

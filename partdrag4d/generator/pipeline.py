@@ -32,6 +32,11 @@ from partdrag4d.generator.loaders import DragPipelineLoadersMixin
 from partdrag4d.generator.unet import DragUNetSpatioTemporalModel
 
 
+def frames_to_uint8(frames: np.ndarray) -> np.ndarray:
+    """``output_type="np"`` frames in [0, 1] to uint8 (rounded, clipped)."""
+    return np.clip(np.round(frames * 255.0), 0, 255).astype(np.uint8)
+
+
 @dataclass
 class DragVideoPipelineOutput(BaseOutput):
     """Output of :class:`DragVideoPipeline`.

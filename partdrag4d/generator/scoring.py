@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from partdrag4d.evaluate.video_metrics import frechet_distance, motion_error, psnr, ssim
 from partdrag4d.generator.data import ValClip
 from partdrag4d.generator.dragamove import DragAMoveClip
+from partdrag4d.generator.pipeline import frames_to_uint8
 
 PUBLISHED = {
     "Puppet-Master": {
@@ -77,11 +78,6 @@ class ScoreSettings:
     seed: int = 0
 
 
-def to_uint8(frames: np.ndarray) -> np.ndarray:
-    """[0, 1] float frames to uint8."""
-    return np.clip(np.round(frames * 255.0), 0, 255).astype(np.uint8)
-
-
 @torch.no_grad()
 def clips_from_dragamove(pipe, batches: list[DragAMoveClip]) -> list[EvalClip]:
     """Drag-a-Move clips with their ground truth decoded by ``pipe``'s VAE."""
@@ -91,7 +87,9 @@ def clips_from_dragamove(pipe, batches: list[DragAMoveClip]) -> list[EvalClip]:
         video = pipe.decode_latents(latents, latents.shape[1], latents.shape[1])
         frames = pipe.video_processor.postprocess_video(video=video, output_type="np")[0]
         clips.append(
-            EvalClip(to_uint8(frames), b.drags, b.drag_mask, b.name, b.embedding, b.cond_latent)
+            EvalClip(
+                frames_to_uint8(frames), b.drags, b.drag_mask, b.name, b.embedding, b.cond_latent
+            )
         )
     return clips
 
@@ -135,7 +133,7 @@ def generate(pipe, clip: EvalClip, settings: ScoreSettings, generator) -> np.nda
         output_type="np",
         **extra,
     ).frames[0]
-    return to_uint8(out)
+    return frames_to_uint8(out)
 
 
 def clip_motion_error(video: np.ndarray, clip: EvalClip) -> float:

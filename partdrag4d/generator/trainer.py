@@ -22,6 +22,7 @@ import torch
 
 from partdrag4d.evaluate.video_metrics import motion_error, psnr
 from partdrag4d.generator.data import ValClip, load_val_clips
+from partdrag4d.generator.pipeline import frames_to_uint8
 from partdrag4d.generator.training import (
     CachedClipDataset,
     EDMConfig,
@@ -150,7 +151,7 @@ def validate(
             output_type="np",
             **cond,
         ).frames
-        videos = np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+        videos = frames_to_uint8(out)
         for clip, video in zip(batch, videos, strict=True):
             # motion_error wants OpenCV pixel coordinates (centres at integers).
             requested = clip.drags_px[:, clip.drag_mask] - 0.5
