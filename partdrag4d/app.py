@@ -73,9 +73,11 @@ def run_job(cfg: PipelineConfig, run_dir: Path, multirun: bool) -> int:
         metrics = Path(cfg.out_dir) / "metrics.json"
         found = Path(cfg.out_dir) / "export" / "articulation.json"
         if metrics.is_file():
+            from partdrag4d.containers import Metrics
             from partdrag4d.evaluate.metrics import format_metrics_table
 
-            print(format_metrics_table(json.loads(metrics.read_text())))
+            doc = json.loads(metrics.read_text())
+            print(format_metrics_table(Metrics.from_dict(doc)))
         elif found.is_file():  # no ground truth: say what was found
             print(articulation_summary(json.loads(found.read_text())))
         print(f"partdrag4d: wrote {cfg.out_dir} (computed: {result.executed or 'nothing'})")

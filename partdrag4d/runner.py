@@ -25,12 +25,18 @@ import numpy as np
 
 from partdrag4d.config import STAGES, PipelineConfig
 from partdrag4d.config_checks import check_config
-from partdrag4d.containers import Articulation, SceneInput, Tracks, VideoSet
+from partdrag4d.containers import (
+    Articulation,
+    Evaluation,
+    FileTree,
+    SceneInput,
+    Tracks,
+    VideoSet,
+)
 from partdrag4d.errors import InputError
 from partdrag4d.progress import silenced
 from partdrag4d.store.code_version import source_hash
 from partdrag4d.store.run_folder import check_writable, place, write_run_folder
-from partdrag4d.store.serialize import FileTree, Metrics
 from partdrag4d.store.store import ArtefactStore, CacheMode, Manifest, cache_key, peak_memory_mb
 
 log = logging.getLogger(__name__)
@@ -109,20 +115,20 @@ def _articulate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -
     )
 
 
-def _evaluate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Metrics:
+def _evaluate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Evaluation:
     from partdrag4d.evaluate.metrics import run_evaluate
 
     scene: SceneInput = inputs["prepare"]
     if scene.gt is None:
-        return Metrics(values={})
-    return Metrics(values=run_evaluate(inputs["articulate"], scene))
+        return Evaluation(metrics=None)
+    return Evaluation(metrics=run_evaluate(inputs["articulate"], scene))
 
 
 def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> FileTree:
     from partdrag4d.export.bundle import export_all
 
     scene: SceneInput = inputs["prepare"]
-    metrics = inputs["evaluate"].values or None
+    metrics = inputs["evaluate"].metrics
     scratch = Path(tempfile.mkdtemp(prefix="partdrag4d-export-"))
     try:
         export_all(

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-from partdrag4d.containers import Articulation, JointType, SceneInput
+from partdrag4d.containers import Articulation, JointMetrics, JointType, Metrics, SceneInput
 from partdrag4d.geometry.lines import axis_angle_deg, line_distance
 from partdrag4d.geometry.se3 import invert_T, rotation_angle, transform_points
 
@@ -78,13 +78,13 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(da**2) + np.mean(db**2))
 
 
-def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
+def run_evaluate(articulation: Articulation, scene: SceneInput) -> Metrics:
     """All articulation metrics (README.md, "Metrics"; reads ``scene.gt``).
 
     Returns:
-        A flat-ish JSON-serialisable dict: per-GT-joint entries under ``"joints"`` and
-        means / counts at the top level. Lengths in metres and ``*_rel`` divided by the
-        GT bounding-box diagonal; angles in degrees.
+        Means and counts over the moving GT joints and one :class:`JointMetrics` per
+        joint. Lengths in metres and ``*_rel`` divided by the GT bounding-box diagonal;
+        angles in degrees.
 
     Raises:
         ValueError: the scene has no ground truth.
@@ -128,31 +128,38 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
         js = gt_joints[name]
         Tj = poses[js.parent] @ js.T_parent_joint
         a_gt, o_gt = Tj[:3, :3] @ js.axis, Tj[:3, 3]
-        entry = {"gt_joint": name, "gt_type": js.type.value, "matched": False}
         p = match.get(g)
         pj = pred_by_child.get(art.part_names[p]) if p is not None and p > 0 else None
-        if pj is not None:
-            matched_pred.add(pj.name)
-            entry.update(matched=True, pred_joint=pj.name, pred_type=pj.type.value)
-            entry["type_correct"] = pj.type is js.type
-            entry["axis_angle_deg"] = axis_angle_deg(pj.axis, a_gt)
-            if js.type is JointType.REVOLUTE:
-                # Below 1 degree the lines' closest approach usually lies far outside
-                # the object: use the point-to-line distance instead (see module doc).
-                d = line_distance(o_gt, a_gt, pj.origin, pj.axis, _PARALLEL_SIN)
-                entry["axis_pos_err"] = d
-                entry["axis_pos_err_rel"] = d / diag
-            R_gt = rel[:Tn, link_of_joint[name]]
-            R_pr = art.T_world_part[:Tn, p]
-            if js.type is JointType.REVOLUTE:
-                err = np.degrees(
-                    rotation_angle(R_pr[:, :3, :3] @ np.swapaxes(R_gt[:, :3, :3], -1, -2))
-                )
-            else:
-                err = np.linalg.norm(R_pr[:, :3, 3] - R_gt[:, :3, 3], axis=1) / diag
-            entry["motion_err_per_frame"] = [float(x) for x in err]
-            entry["motion_err_final"] = float(err[-1])
-        per_joint.append(entry)
+        if pj is None:
+            per_joint.append(JointMetrics(name, js.type, matched=False))
+            continue
+        matched_pred.add(pj.name)
+        pos_err = None
+        if js.type is JointType.REVOLUTE:
+            # Below 1 degree the lines' closest approach usually lies far outside
+            # the object: use the point-to-line distance instead (see module doc).
+            pos_err = line_distance(o_gt, a_gt, pj.origin, pj.axis, _PARALLEL_SIN)
+        R_gt = rel[:Tn, link_of_joint[name]]
+        R_pr = art.T_world_part[:Tn, p]
+        if js.type is JointType.REVOLUTE:
+            err = np.degrees(rotation_angle(R_pr[:, :3, :3] @ np.swapaxes(R_gt[:, :3, :3], -1, -2)))
+        else:
+            err = np.linalg.norm(R_pr[:, :3, 3] - R_gt[:, :3, 3], axis=1) / diag
+        per_joint.append(
+            JointMetrics(
+                name,
+                js.type,
+                matched=True,
+                pred_joint=pj.name,
+                pred_type=pj.type,
+                type_correct=pj.type is js.type,
+                axis_angle_deg=axis_angle_deg(pj.axis, a_gt),
+                axis_pos_err=pos_err,
+                axis_pos_err_rel=None if pos_err is None else pos_err / diag,
+                motion_err_per_frame=tuple(float(x) for x in err),
+                motion_err_final=float(err[-1]),
+            )
+        )
     moving_pred = [j for j in art.joints if j.type is not JointType.FIXED]
     extra = [j.name for j in moving_pred if j.name not in matched_pred]
 
@@ -178,49 +185,53 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> dict:
         b = _sample(V_gt / diag, F[fg], _NUM_SAMPLES, rng)
         cd[key] = 1000.0 * chamfer(a, b)
 
-    matched = [e for e in per_joint if e["matched"]]
+    matched = [e for e in per_joint if e.matched]
 
-    def mean(key, kind=None):
-        vals = [e[key] for e in matched if key in e and kind in (None, e["gt_type"])]
-        return float(np.mean(vals)) if vals else None
+    def mean(values) -> float | None:
+        values = [float(v) for v in values if v is not None]
+        return float(np.mean(values)) if values else None
 
-    return {
-        "num_gt_moving_joints": G - 1,
-        "num_pred_moving_joints": len(moving_pred),
-        "missing_joints": [e["gt_joint"] for e in per_joint if not e["matched"]],
-        "extra_joints": extra,
-        "joint_type_accuracy": mean("type_correct"),
-        "axis_angle_deg": mean("axis_angle_deg"),
-        "axis_pos_err": mean("axis_pos_err"),
-        "axis_pos_err_rel": mean("axis_pos_err_rel"),
-        "motion_err_final": mean("motion_err_final"),
-        "motion_err_revolute_deg": mean("motion_err_final", "revolute"),
-        "motion_err_prismatic_rel": mean("motion_err_final", "prismatic"),
-        "seg_accuracy": accuracy,
-        "seg_miou": miou,
-        "chamfer_static": cd["static"],
-        "chamfer_movable": cd["movable"],
-        "chamfer_whole": cd["whole"],
-        "joints": per_joint,
-    }
+    def motion_mean(kind: JointType) -> float | None:
+        return mean(e.motion_err_final for e in matched if e.gt_type is kind)
+
+    return Metrics(
+        num_gt_moving_joints=G - 1,
+        num_pred_moving_joints=len(moving_pred),
+        missing_joints=tuple(e.gt_joint for e in per_joint if not e.matched),
+        extra_joints=tuple(extra),
+        joint_type_accuracy=mean(e.type_correct for e in matched),
+        axis_angle_deg=mean(e.axis_angle_deg for e in matched),
+        axis_pos_err=mean(e.axis_pos_err for e in matched),
+        axis_pos_err_rel=mean(e.axis_pos_err_rel for e in matched),
+        motion_err_final=mean(e.motion_err_final for e in matched),
+        motion_err_revolute_deg=motion_mean(JointType.REVOLUTE),
+        motion_err_prismatic_rel=motion_mean(JointType.PRISMATIC),
+        seg_accuracy=accuracy,
+        seg_miou=miou,
+        chamfer_static=cd["static"],
+        chamfer_movable=cd["movable"],
+        chamfer_whole=cd["whole"],
+        joints=tuple(per_joint),
+    )
 
 
-def format_metrics_table(metrics: dict) -> str:
+def format_metrics_table(metrics: Metrics) -> str:
     """Human-readable two-column table of the scalar metrics, then one line per joint."""
     lines = []
-    for k, v in metrics.items():
-        if k == "joints":
-            continue
-        if isinstance(v, float):
-            v = f"{v:.4g}"
-        lines.append(f"{k:<24} {v}")
-    for e in metrics.get("joints", []):
-        parts = [f"joint {e['gt_joint']} ({e['gt_type']})"]
-        for k in ("pred_type", "axis_angle_deg", "axis_pos_err_rel", "motion_err_final"):
-            if k in e:
-                v = e[k]
-                parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
-        if not e["matched"]:
+    for k, v in metrics.scalars().items():
+        lines.append(f"{k:<24} {v:.4g}" if isinstance(v, float) else f"{k:<24} {v}")
+    for e in metrics.joints:
+        parts = [f"joint {e.gt_joint} ({e.gt_type.value})"]
+        if e.pred_type is not None:
+            parts.append(f"pred_type={e.pred_type.value}")
+        for k, v in (
+            ("axis_angle_deg", e.axis_angle_deg),
+            ("axis_pos_err_rel", e.axis_pos_err_rel),
+            ("motion_err_final", e.motion_err_final),
+        ):
+            if v is not None:
+                parts.append(f"{k}={v:.4g}")
+        if not e.matched:
             parts.append("MISSING")
         lines.append("  ".join(parts))
     return "\n".join(lines)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from partdrag4d.atomic import swap_in
-from partdrag4d.containers import Articulation, SceneMesh, VideoSet
+from partdrag4d.containers import Articulation, Metrics, SceneMesh, VideoSet
 from partdrag4d.export.glb import GlbConfig, write_glb
 from partdrag4d.export.kinematics import joint_fit_residuals
 from partdrag4d.export.report import ReportConfig, ReportInputs, write_report
@@ -92,7 +92,7 @@ def export_all(
     art: Articulation,
     mesh: SceneMesh,
     videos: VideoSet,
-    metrics: dict | None,
+    metrics: Metrics | None,
     out_dir: Path,
     cfg: ExportConfig = ExportConfig(),
     up_axis: str = "z",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import ClassVar
 
@@ -34,7 +34,14 @@ from jaxtyping import Float, Int, UInt8
 from PIL import Image
 
 from partdrag4d.assets.kinematics import move_vertices
-from partdrag4d.containers import Articulation, JointType, SceneMesh, VideoSet
+from partdrag4d.containers import (
+    Articulation,
+    JointMetrics,
+    JointType,
+    Metrics,
+    SceneMesh,
+    VideoSet,
+)
 from partdrag4d.export.kinematics import joint_fit_residuals
 from partdrag4d.geometry.camera import project
 from partdrag4d.render.rasterizer import Rasterizer
@@ -70,8 +77,8 @@ class ReportInputs:
     """The rest-state mesh."""
     articulation: Articulation
     """The reconstruction."""
-    metrics: dict | None = None
-    """Flat ``{metric name: value}`` when ground truth exists, else None."""
+    metrics: Metrics | None = None
+    """The metrics when ground truth exists, else None."""
 
 
 @dataclass
@@ -186,20 +193,25 @@ def _cell(value: object) -> str:
     return f"<td>{html.escape(text)}</td>"
 
 
-def _metrics_table(metrics: dict) -> str:
-    """Scalar metrics as one table; a list of per-item dicts (e.g. per-joint metrics) as a
-    table of its own with the dicts' scalar fields as columns."""
-    rows, tables = [], []
-    for key, value in metrics.items():
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            cols = [k for k, v in value[0].items() if not isinstance(v, list | dict)]
-            head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
-            body = "".join("<tr>" + "".join(_cell(d.get(c)) for c in cols) + "</tr>" for d in value)
-            tables.append(f"<h3>{html.escape(key)}</h3><table><tr>{head}</tr>{body}</table>")
-        else:
-            rows.append(f"<tr><td>{html.escape(str(key))}</td>{_cell(value)}</tr>")
-    main = "<table><tr><th>metric</th><th>value</th></tr>" + "".join(rows) + "</table>"
-    return main + "".join(tables)
+_JOINT_COLUMNS = tuple(f.name for f in fields(JointMetrics) if f.name != "motion_err_per_frame")
+
+
+def _metrics_table(metrics: Metrics) -> str:
+    """The scalar metrics as one table, the per-joint metrics as another (one row per
+    ground-truth joint, empty cells where a metric does not apply)."""
+    rows = "".join(
+        f"<tr><td>{html.escape(key)}</td>{_cell(value)}</tr>"
+        for key, value in metrics.scalars().items()
+    )
+    main = "<table><tr><th>metric</th><th>value</th></tr>" + rows + "</table>"
+    if not metrics.joints:
+        return main
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in _JOINT_COLUMNS)
+    body = "".join(
+        "<tr>" + "".join(_cell(e.to_dict().get(c, "")) for c in _JOINT_COLUMNS) + "</tr>"
+        for e in metrics.joints
+    )
+    return main + f"<h3>joints</h3><table><tr>{head}</tr>{body}</table>"
 
 
 def _joint_table(art: Articulation, vertices: np.ndarray) -> str:

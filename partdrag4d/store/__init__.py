@@ -5,7 +5,7 @@ The runner uses :class:`ArtefactStore`; exporters may use :func:`write_nerfstudi
 """
 
 from partdrag4d.store.nerfstudio import read_nerfstudio_cameras, write_nerfstudio
-from partdrag4d.store.serialize import KINDS, Metrics, SerializeConfig, kind_of, load, save
+from partdrag4d.store.serialize import KINDS, SerializeConfig, kind_of, load, save
 from partdrag4d.store.store import (
     SCHEMA_VERSION,
     ArtefactStore,
@@ -24,7 +24,6 @@ __all__ = [
     "CacheMode",
     "KeyLock",
     "Manifest",
-    "Metrics",
     "SerializeConfig",
     "StoreError",
     "cache_key",

@@ -21,8 +21,11 @@ Layouts (paths relative to the artefact directory):
 ``articulation`` (:class:`~partdrag4d.containers.Articulation`)
     ``articulation.json`` (names, joints, fps, extras) + ``articulation.npz``
     (+ ``extras.npz`` for array-valued extras).
-``metrics`` (:class:`Metrics`, or a plain ``dict`` saved as one)
-    ``metrics.json``.
+``metrics`` (:class:`~partdrag4d.containers.Evaluation`)
+    ``metrics.json`` (:meth:`Metrics.to_dict <partdrag4d.containers.Metrics.to_dict>`;
+    ``{}`` when there was no ground truth).
+``file_tree`` (:class:`~partdrag4d.containers.FileTree`)
+    ``files/`` (moved in from the stage's scratch folder).
 
 A mesh ``primitives/`` folder holds ``primitives.json`` (material names, texture files),
 ``primitives.npz`` (``pI_vertices``, ``pI_faces``, ``pI_base_color``, ``pI_uvs``) and
@@ -49,12 +52,15 @@ from partdrag4d.containers import (
     Articulation,
     CameraRig,
     DragSet,
+    Evaluation,
+    FileTree,
     GroundTruth,
     Joint,
     JointSpec,
     JointType,
     Link,
     Material,
+    Metrics,
     Primitive,
     RenderGT,
     RigFront,
@@ -79,14 +85,6 @@ CAMERA_CONVENTION = (
     "have the image corner at (0, 0): pixel (col c, row r) covers [c, c+1) x [r, r+1), its "
     "centre is (c + 0.5, r + 0.5)"
 )
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """Output of `evaluate`: named numbers/strings (nested dicts/lists allowed)."""
-
-    values: dict
-    """JSON-serialisable metric values (numpy scalars/arrays are converted on save)."""
 
 
 @dataclass(frozen=True)
@@ -537,18 +535,6 @@ def _load_articulation(d: Path) -> Articulation:
     )
 
 
-@dataclass(frozen=True)
-class FileTree:
-    """Output of a stage that writes files people use as they are (the export stage).
-
-    Saving *moves* ``root`` into the artefact as ``files/`` (it is a scratch folder the
-    stage made); loading gives the ``files/`` folder inside the artefact.
-    """
-
-    root: Path
-    """Folder holding the files."""
-
-
 def _save_file_tree(obj: FileTree, d: Path, cfg: SerializeConfig) -> None:
     shutil.move(str(obj.root), str(d / "files"))
 
@@ -557,12 +543,14 @@ def _load_file_tree(d: Path) -> FileTree:
     return FileTree(root=d / "files")
 
 
-def _save_metrics(obj: Metrics, d: Path, cfg: SerializeConfig) -> None:
-    _write_json(d / "metrics.json", to_jsonable(obj.values))
+def _save_evaluation(obj: Evaluation, d: Path, cfg: SerializeConfig) -> None:
+    doc = obj.metrics.to_dict() if obj.metrics is not None else {}
+    _write_json(d / "metrics.json", to_jsonable(doc))
 
 
-def _load_metrics(d: Path) -> Metrics:
-    return Metrics(values=_read_json(d / "metrics.json"))
+def _load_evaluation(d: Path) -> Evaluation:
+    doc = _read_json(d / "metrics.json")
+    return Evaluation(Metrics.from_dict(doc) if doc else None)
 
 
 _SAVERS = {
@@ -570,7 +558,7 @@ _SAVERS = {
     VideoSet: (KIND_VIDEO_SET, _save_video_set),
     Tracks: (KIND_TRACKS, _save_tracks),
     Articulation: (KIND_ARTICULATION, _save_articulation),
-    Metrics: (KIND_METRICS, _save_metrics),
+    Evaluation: (KIND_METRICS, _save_evaluation),
     FileTree: (KIND_FILE_TREE, _save_file_tree),
 }
 _LOADERS = {
@@ -578,20 +566,18 @@ _LOADERS = {
     KIND_VIDEO_SET: _load_video_set,
     KIND_TRACKS: _load_tracks,
     KIND_ARTICULATION: _load_articulation,
-    KIND_METRICS: _load_metrics,
+    KIND_METRICS: _load_evaluation,
     KIND_FILE_TREE: _load_file_tree,
 }
 KINDS: tuple[str, ...] = tuple(_LOADERS)
 
 
 def kind_of(obj: object) -> str:
-    """Artefact kind of a stage output (a plain ``dict`` counts as ``metrics``).
+    """Artefact kind of a stage output.
 
     Raises:
         TypeError: for objects that are not an artefact.
     """
-    if isinstance(obj, dict):
-        return KIND_METRICS
     try:
         return _SAVERS[type(obj)][0]
     except KeyError:
@@ -603,16 +589,14 @@ def save(obj: object, directory: Path | str, config: SerializeConfig | None = No
     """Write ``obj`` into ``directory`` (created if missing; should be empty).
 
     Args:
-        obj: a ``SceneInput``, ``VideoSet``, ``Tracks``, ``Articulation``, ``Metrics`` or
-            a plain ``dict`` of metrics (saved as ``Metrics``, loaded back as ``Metrics``).
+        obj: a ``SceneInput``, ``VideoSet``, ``Tracks``, ``Articulation``,
+            ``Evaluation`` or ``FileTree``.
         directory: destination folder.
         config: which optional preview payloads to write (default: all).
 
     Returns:
         The artefact kind (one of :data:`KINDS`).
     """
-    if isinstance(obj, dict):
-        obj = Metrics(values=obj)
     kind = kind_of(obj)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -50,29 +50,29 @@ def _gt_articulation(scene, axis_tilt_deg=0.0, origin_shift=0.0, swap=False):
         joint = Joint(
             "j", js.type, "door", "base", joint.axis, joint.origin, joint.values, joint.limits
         )
-    return Articulation(names, vp, vp[F[:, 0]], T_world, (joint,))
+    return Articulation(names, vp, vp[F[:, 0]], T_world, (joint,), scene.fps)
 
 
 def test_perfect_articulation_scores_zero(scene):
     m = run_evaluate(_gt_articulation(scene), scene)
-    assert m["joint_type_accuracy"] == 1.0
-    assert m["axis_angle_deg"] == pytest.approx(0.0, abs=1e-6)
-    assert m["axis_pos_err"] == pytest.approx(0.0, abs=1e-9)
-    assert m["seg_miou"] == pytest.approx(1.0) and m["seg_accuracy"] == pytest.approx(1.0)
-    assert m["motion_err_final"] == pytest.approx(0.0, abs=1e-6)
-    assert m["missing_joints"] == [] and m["extra_joints"] == []
+    assert m.joint_type_accuracy == 1.0
+    assert m.axis_angle_deg == pytest.approx(0.0, abs=1e-6)
+    assert m.axis_pos_err == pytest.approx(0.0, abs=1e-9)
+    assert m.seg_miou == pytest.approx(1.0) and m.seg_accuracy == pytest.approx(1.0)
+    assert m.motion_err_final == pytest.approx(0.0, abs=1e-6)
+    assert m.missing_joints == () and m.extra_joints == ()
     # Chamfer of two independent 10k samplings of the same surface is small, not zero.
-    assert 0.0 < m["chamfer_whole"] < 0.5
+    assert 0.0 < m.chamfer_whole < 0.5
     assert "seg_miou" in format_metrics_table(m)
 
 
 def test_perturbations_give_known_errors(scene):
     m = run_evaluate(_gt_articulation(scene, axis_tilt_deg=2.0), scene)
-    assert m["axis_angle_deg"] == pytest.approx(2.0, abs=1e-6)
+    assert m.axis_angle_deg == pytest.approx(2.0, abs=1e-6)
     # A parallel axis shifted by 1 cm: the position error is 1 cm, not 0 (PARIS flaw).
     m = run_evaluate(_gt_articulation(scene, origin_shift=0.01), scene)
-    assert m["axis_pos_err"] == pytest.approx(0.01, abs=1e-9)
-    assert m["axis_pos_err_rel"] == pytest.approx(0.01 / scene.mesh.bbox_diagonal())
+    assert m.axis_pos_err == pytest.approx(0.01, abs=1e-9)
+    assert m.axis_pos_err_rel == pytest.approx(0.01 / scene.mesh.bbox_diagonal())
 
 
 def test_everything_static_reports_missing_joint(scene):
@@ -84,12 +84,13 @@ def test_everything_static_reports_missing_joint(scene):
         np.zeros(F, np.int64),
         np.broadcast_to(make_T(np.eye(3), np.zeros(3)), (T, 1, 4, 4)).copy(),
         (),
+        scene.fps,
     )
     m = run_evaluate(art, scene)
-    assert m["missing_joints"] == ["hinge"] and m["joint_type_accuracy"] is None
-    assert m["seg_miou"] < 1.0
+    assert m.missing_joints == ("hinge",) and m.joint_type_accuracy is None
+    assert m.seg_miou < 1.0
 
 
 def test_part_indices_are_matched_not_compared(scene):
     m = run_evaluate(_gt_articulation(scene, swap=True), scene)
-    assert m["seg_miou"] == pytest.approx(1.0)
+    assert m.seg_miou == pytest.approx(1.0)

@@ -13,6 +13,7 @@ import pytest
 from export_cases import chain_case, drawer_case, make_videos, static_case
 from PIL import Image
 
+from partdrag4d.containers import JointMetrics, JointType, Metrics
 from partdrag4d.export import export_all
 from partdrag4d.export.report import NO_MOVING_PART
 
@@ -33,12 +34,48 @@ def _img_srcs(path) -> list[str]:
     return parser.srcs
 
 
+_METRICS = Metrics(
+    2,
+    2,
+    ("flap_hinge",),
+    (),
+    1.0,
+    1.25,
+    0.01,
+    0.002,
+    0.5,
+    0.5,
+    None,
+    0.95,
+    0.9,
+    1.0,
+    2.0,
+    1.5,
+    (
+        JointMetrics(
+            "door_gt",
+            JointType.REVOLUTE,
+            True,
+            "door_hinge",
+            JointType.REVOLUTE,
+            True,
+            1.25,
+            0.01,
+            0.002,
+            (0.0, 0.5),
+            0.5,
+        ),
+        JointMetrics("flap_gt", JointType.REVOLUTE, matched=False),
+    ),
+)
+
+
 @pytest.fixture(scope="module")
 def chain_export(tmp_path_factory):
     mesh, art = chain_case()
     videos = make_videos(mesh, art)
     out = tmp_path_factory.mktemp("run")
-    paths = export_all(art, mesh, videos, {"axis_error_deg": 1.25, "part_miou": 0.9}, out)
+    paths = export_all(art, mesh, videos, _METRICS, out)
     return out, paths, mesh, art, videos
 
 
@@ -60,7 +97,8 @@ def test_export_layout_and_json(chain_export):
 def test_report_contents(chain_export):
     out, paths, _, art, videos = chain_export
     page = paths.report_html.read_text()
-    assert "axis_error_deg" in page and "1.25" in page  # the metrics table
+    assert "axis_angle_deg" in page and "1.25" in page  # the metrics table
+    assert "<h3>joints</h3>" in page and "door_gt" in page and "flap_gt" in page
     assert NO_MOVING_PART not in page
     srcs = _img_srcs(paths.report_html)
     assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)

@@ -40,14 +40,14 @@ def door():
 
 
 def _check_recovered(metrics, n):
-    assert metrics["num_gt_moving_joints"] == n
-    assert metrics["missing_joints"] == [] and metrics["extra_joints"] == []
-    assert metrics["joint_type_accuracy"] == 1.0
-    for e in metrics["joints"]:
-        assert e["axis_angle_deg"] <= 0.5, e
-        if e["gt_type"] == "revolute":
-            assert e["axis_pos_err_rel"] <= 0.005, e
-    assert metrics["seg_miou"] >= 0.95
+    assert metrics.num_gt_moving_joints == n
+    assert metrics.missing_joints == () and metrics.extra_joints == ()
+    assert metrics.joint_type_accuracy == 1.0
+    for e in metrics.joints:
+        assert e.axis_angle_deg <= 0.5, e
+        if e.gt_type == "revolute":
+            assert e.axis_pos_err_rel <= 0.005, e
+    assert metrics.seg_miou >= 0.95
 
 
 def test_door_revolute_recovered(door):
@@ -91,11 +91,11 @@ def test_nested_chain_gives_child_of_the_moving_part():
         (JointType.PRISMATIC, art.joints[0].child),
     ]
     m = run_evaluate(art, scene)
-    assert m["missing_joints"] == [] and m["extra_joints"] == []
-    assert m["joint_type_accuracy"] == 1.0 and m["seg_miou"] >= 0.95
+    assert m.missing_joints == () and m.extra_joints == ()
+    assert m.joint_type_accuracy == 1.0 and m.seg_miou >= 0.95
     # Looser than the single-joint tolerances: the panel hides a third of the door.
-    assert all(e["axis_angle_deg"] <= 1.0 for e in m["joints"])
-    assert all(e.get("axis_pos_err_rel", 0.0) <= 0.01 for e in m["joints"])
+    assert all(e.axis_angle_deg <= 1.0 for e in m.joints)
+    assert all((e.axis_pos_err_rel or 0.0) <= 0.01 for e in m.joints)
     assert abs(art.joints[1].values[-1] - 0.15) < 0.01
 
 
@@ -119,9 +119,9 @@ def test_rotated_and_textureless_objects_recovered(kind, textured, turn):
         _check_recovered(m, 1 if kind == "door" else 2)
         return
     # A plain door is seen by its silhouette alone: every joint, looser geometry.
-    assert m["missing_joints"] == [] and m["extra_joints"] == []
-    assert m["joint_type_accuracy"] == 1.0 and m["seg_miou"] >= 0.85
-    assert all(e["axis_angle_deg"] <= 3.0 for e in m["joints"])
+    assert m.missing_joints == () and m.extra_joints == ()
+    assert m.joint_type_accuracy == 1.0 and m.seg_miou >= 0.85
+    assert all(e.axis_angle_deg <= 3.0 for e in m.joints)
     assert abs(np.abs(art.joints[0].values).max() - 0.9) < 0.05
 
 

@@ -34,9 +34,9 @@ def test_single_view_door_recovered():
     assert [j.type for j in art.joints if j.type is not JointType.FIXED] == [JointType.REVOLUTE]
     assert abs(art.joints[0].values[-1] - 0.9) < 0.03
     m = run_evaluate(art, scene)
-    assert m["missing_joints"] == [] and m["extra_joints"] == []
-    assert m["joints"][0]["axis_angle_deg"] <= 2.0
-    assert m["seg_miou"] >= 0.9
+    assert m.missing_joints == () and m.extra_joints == ()
+    assert m.joints[0]["axis_angle_deg"] <= 2.0
+    assert m.seg_miou >= 0.9
 
 
 def _slide(T: int, d: np.ndarray) -> np.ndarray:
@@ -66,9 +66,9 @@ def test_views_disagreeing_on_amplitude_give_one_joint():
     scene, videos = make_scene("door", view_amplitude=(0.88, 1.0, 1.12))
     _, art = _reconstruct(scene, videos)
     m = run_evaluate(art, scene)
-    assert m["missing_joints"] == [] and m["extra_joints"] == []
-    (e,) = m["joints"]
-    assert e["type_correct"] and e["axis_angle_deg"] <= 1.0, e
+    assert m.missing_joints == () and m.extra_joints == ()
+    (e,) = m.joints
+    assert e.type_correct and e.axis_angle_deg <= 1.0, e
     assert abs(art.joints[0].values[-1] - 0.9) < 0.05
 
 

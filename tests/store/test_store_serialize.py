@@ -10,8 +10,9 @@ import pytest
 import trimesh
 from store_helpers import assert_same
 
+from partdrag4d.containers import Evaluation, JointMetrics, JointType, Metrics
 from partdrag4d.store import serialize
-from partdrag4d.store.serialize import Metrics, SerializeConfig, kind_of, load, save
+from partdrag4d.store.serialize import SerializeConfig, kind_of, load, save
 from partdrag4d.store.video_io import read_mp4
 
 
@@ -85,12 +86,54 @@ def test_articulation_drops_unserialisable_extras_with_warning(articulation, tmp
     assert doc["extras_dropped"] == ["bad"]
 
 
-def test_metrics_round_trip_and_plain_dict(tmp_path):
-    values = {"chamfer": np.float32(0.5), "axis_err_deg": 1.25, "name": "door", "n": np.int64(3)}
-    kind = save(values, tmp_path / "m")
-    assert kind == "metrics" == kind_of(values)
-    back = load(tmp_path / "m", kind)
-    assert back == Metrics({"chamfer": 0.5, "axis_err_deg": 1.25, "name": "door", "n": 3})
+def _metrics(chamfer) -> Metrics:
+    hinge = JointMetrics(
+        "hinge",
+        JointType.REVOLUTE,
+        True,
+        "j0",
+        JointType.REVOLUTE,
+        True,
+        0.5,
+        0.01,
+        0.002,
+        (0.0, 0.25),
+        0.25,
+    )
+    slide = JointMetrics("slide", JointType.PRISMATIC, matched=False)
+    return Metrics(
+        2,
+        1,
+        ("slide",),
+        (),
+        1.0,
+        0.5,
+        0.01,
+        0.002,
+        0.25,
+        0.25,
+        None,
+        0.9,
+        0.8,
+        chamfer,
+        1.0,
+        1.5,
+        (hinge, slide),
+    )
+
+
+def test_metrics_round_trip(tmp_path):
+    kind = save(Evaluation(_metrics(0.5)), tmp_path / "m")
+    assert kind == "metrics" == kind_of(Evaluation(None))
+    assert load(tmp_path / "m", kind) == Evaluation(_metrics(0.5))
+    doc = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert doc["joints"][1] == {"gt_joint": "slide", "gt_type": "prismatic", "matched": False}
+    assert doc["missing_joints"] == ["slide"] and doc["motion_err_prismatic_rel"] is None
+    save(Evaluation(None), tmp_path / "none")  # no ground truth: an empty file
+    assert json.loads((tmp_path / "none" / "metrics.json").read_text()) == {}
+    assert load(tmp_path / "none", "metrics") == Evaluation(None)
+    with pytest.raises(TypeError, match="not an artefact"):
+        kind_of({"x": 1.0})  # a plain dict is no longer taken for metrics
 
 
 def test_unknown_kind_and_type_raise(tmp_path):

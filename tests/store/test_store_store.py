@@ -16,6 +16,7 @@ import pytest
 from omegaconf import OmegaConf
 from store_helpers import assert_same
 
+from partdrag4d.containers import Evaluation
 from partdrag4d.store import serialize
 from partdrag4d.store.store import (
     SCHEMA_VERSION,
@@ -148,6 +149,7 @@ _KILLED_WRITER = """
 import sys, time
 from pathlib import Path
 import numpy as np
+from partdrag4d.containers import Evaluation
 from partdrag4d.store import serialize
 from partdrag4d.store.store import ArtefactStore, Manifest
 
@@ -160,7 +162,7 @@ serialize.save = slow_save
 store = ArtefactStore(Path(sys.argv[1]))
 m = Manifest.create(kind="metrics", key="k0", stage="evaluate", config={}, upstream=[], seed=0)
 with store.lock("k0"):
-    store.write(m, {"x": 1.0})
+    store.write(m, Evaluation(None))
 """
 
 
@@ -181,8 +183,8 @@ def test_killed_writer_leaves_no_artefact(tmp_path):
     assert len(list((root / "tmp").iterdir())) == 1  # stale temp dir, ignored
     assert store.clean_tmp(max_age_s=3600) == 0  # too young to be judged stale
     assert store.clean_tmp(max_age_s=0) == 1  # the dead writer's lock is free
-    store.write(Manifest.create("metrics", "k0", "evaluate", {}, [], 0), {"x": 1.0})
-    assert store.read("k0")[0] == serialize.Metrics({"x": 1.0})
+    store.write(Manifest.create("metrics", "k0", "evaluate", {}, [], 0), Evaluation(None))
+    assert store.read("k0")[0] == Evaluation(None)
 
 
 _LOCKER = """

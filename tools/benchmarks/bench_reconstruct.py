@@ -163,7 +163,7 @@ def run_job(job: Job) -> dict:
             ok=True,
             track_s=t1 - t0,
             articulate_s=t2 - t1,
-            metrics=run_evaluate(art, scene),
+            metrics=run_evaluate(art, scene).to_dict(),
             front_azimuth_deg=scene.cameras.front.azimuth_deg if scene.cameras.front else None,
             pred_joints=[
                 {"name": j.name, "type": j.type.value, "parent": j.parent, "child": j.child}
