@@ -7,6 +7,7 @@ finished artefact from the store or computes and writes one atomically under a l
 loads upstream artefacts only when a stage actually needs them (a run that is all
 cache hits loads nothing); and writes the run's outputs and ``artefacts.json``
 (the index of artefacts used, hit or computed, with times) into ``out_dir``.
+:func:`run_stages` runs the same stages with the same seeds in memory, for library use.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import logging
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +27,6 @@ import numpy as np
 
 from partdrag4d.config import STAGES, PipelineConfig
 from partdrag4d.config_checks import check_config
-from partdrag4d.containers import (
-    Articulation,
-    Evaluation,
-    FileTree,
-    SceneInput,
-    Tracks,
-    VideoSet,
-)
 from partdrag4d.errors import InputError
 from partdrag4d.progress import silenced
 from partdrag4d.store.code_version import source_hash
@@ -55,16 +49,22 @@ class Stage:
     """Stages whose artefacts this one reads, in order."""
     config: Callable[[PipelineConfig], Any]
     """The part of the job config that determines the output (hashed into the key)."""
-    run: StageFn
-    """``run(cfg, inputs, rng) -> artefact``; ``inputs`` maps upstream names to artefacts."""
-    modules: tuple[str, ...] = ()
-    """Modules the stage runs; with every module of the config's ``_target_`` s and the
-    package modules they import, their source is hashed into the code version."""
+    run: str
+    """``module:function`` of the stage function ``f(cfg, inputs, rng) -> artefact``
+    (``inputs`` maps upstream names to artefacts); imported on first use."""
+
+    def fn(self) -> StageFn:
+        """The stage function."""
+        module, _, name = self.run.partition(":")
+        return getattr(import_module(module), name)
 
     def code_version(self, stage_cfg: Any) -> str:
-        """``<version>+<source hash>`` (:mod:`partdrag4d.store.code_version`)."""
+        """``<version>+<source hash>`` of the stage's module, every module of the config's
+        ``_target_`` s and the package modules they import
+        (:mod:`partdrag4d.store.code_version`)."""
         targets = tuple(t.rpartition(".")[0] for t in _targets(_plain(stage_cfg)))
-        return f"{self.version}+{source_hash(tuple(sorted({*self.modules, *targets})))}"
+        modules = {self.run.partition(":")[0], *targets}
+        return f"{self.version}+{source_hash(tuple(sorted(modules)))}"
 
 
 def _targets(plain: Any) -> list[str]:
@@ -77,118 +77,97 @@ def _targets(plain: Any) -> list[str]:
     return []
 
 
-# --------------------------------------------------------------------------- stage adapters
-
-
-def _prepare(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> SceneInput:
-    from partdrag4d.scene.prepare import run_prepare
-
-    return run_prepare(cfg, rng)
-
-
-def _generate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> VideoSet:
-    from hydra.utils import get_method
-
-    return get_method(cfg._target_)(cfg, inputs["prepare"], rng)
-
-
-def _track(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Tracks:
-    from partdrag4d.reconstruct.track import run_track
-
-    return run_track(cfg, inputs["generate"], inputs["prepare"].mesh, rng)
-
-
-def _articulate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Articulation:
-    from partdrag4d.reconstruct.articulate import run_articulate
-
-    scene: SceneInput = inputs["prepare"]
-    videos: VideoSet = inputs["generate"]
-    return run_articulate(
-        cfg,
-        inputs["track"],
-        scene.mesh,
-        videos.cameras,
-        scene.drags,
-        rng,
-        videos.frames,
-        fps=videos.fps,
-    )
-
-
-def _evaluate(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> Evaluation:
-    from partdrag4d.evaluate.metrics import run_evaluate
-
-    scene: SceneInput = inputs["prepare"]
-    if scene.gt is None:
-        return Evaluation(metrics=None)
-    return Evaluation(metrics=run_evaluate(inputs["articulate"], scene))
-
-
-def _export(cfg: Any, inputs: Mapping[str, Any], rng: np.random.Generator) -> FileTree:
-    from partdrag4d.export.bundle import export_all
-
-    scene: SceneInput = inputs["prepare"]
-    metrics = inputs["evaluate"].metrics
-    scratch = Path(tempfile.mkdtemp(prefix="partdrag4d-export-"))
-    try:
-        export_all(
-            inputs["articulate"],
-            scene.mesh,
-            inputs["generate"],
-            metrics,
-            scratch,
-            replace(cfg, name=cfg.name or scene.name),
-            scene.up_axis,
-        )
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return FileTree(scratch)  # moved into the store by the writer
-
-
-def _stage_table() -> dict[str, Stage]:
+def _prepare_config(c: PipelineConfig) -> Any:
     from partdrag4d.scene.prepare import PrepareConfig
 
-    def prepare_cfg(c: PipelineConfig) -> PrepareConfig:
-        return PrepareConfig(asset=c.asset, drags=c.drags, rig=c.rig)
+    return PrepareConfig(asset=c.asset, drags=c.drags, rig=c.rig)
 
-    stages = [
-        Stage("prepare", "2", (), prepare_cfg, _prepare, ("partdrag4d.scene.prepare",)),
-        Stage("generate", "1", ("prepare",), lambda c: c.generator, _generate),
+
+STAGE_TABLE: dict[str, Stage] = {
+    s.name: s
+    for s in (
+        Stage("prepare", "2", (), _prepare_config, "partdrag4d.scene.prepare:prepare_stage"),
+        Stage(
+            "generate",
+            "1",
+            ("prepare",),
+            lambda c: c.generator,
+            "partdrag4d.generate:generate_stage",
+        ),
         Stage(
             "track",
             "1",
             ("prepare", "generate"),
             lambda c: c.track,
-            _track,
-            ("partdrag4d.reconstruct.track",),
+            "partdrag4d.reconstruct.track:track_stage",
         ),
         Stage(
             "articulate",
             "2",
             ("prepare", "generate", "track"),
             lambda c: c.articulate,
-            _articulate,
-            ("partdrag4d.reconstruct.articulate",),
+            "partdrag4d.reconstruct.articulate:articulate_stage",
         ),
         Stage(
             "evaluate",
             "1",
             ("prepare", "articulate"),
             lambda c: {},
-            _evaluate,
-            ("partdrag4d.evaluate.metrics",),
+            "partdrag4d.evaluate.metrics:evaluate_stage",
         ),
         Stage(
             "export",
             "2",
             ("prepare", "generate", "articulate", "evaluate"),
             lambda c: c.export,
-            _export,
-            ("partdrag4d.export.bundle",),
+            "partdrag4d.export.bundle:export_stage",
         ),
-    ]
-    return {s.name: s for s in stages}
+    )
+}
+"""Every stage, in pipeline order (:data:`partdrag4d.config.STAGES`)."""
+
+
+def stage_seed(seed: int, stage: str) -> int:
+    """A stage's own seed, derived from the run seed and the stage name (stable)."""
+    return int(np.random.SeedSequence([seed, *stage.encode()]).generate_state(1)[0])
+
+
+def run_stages(
+    cfg: PipelineConfig,
+    stages: Sequence[str],
+    inputs: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run ``stages`` in memory, in order, exactly as a CLI run with ``cfg`` computes
+    them (same stage configs and seeds), with no cache, files or config checks.
+
+    The library way to run part of the pipeline (tests, benchmarks, the data engine).
+    ``cfg`` may be built in Python; only the fields the stages read need values.
+
+    Args:
+        cfg: the job config (``runtime.seed`` and ``runtime.progress`` are read).
+        stages: stage names in pipeline order, e.g. ``["prepare", "generate"]``.
+        inputs: artefacts of stages already run (say ``{"prepare": scene}``), so a caller
+            can start in the middle or swap in its own upstream artefact.
+
+    Returns:
+        ``inputs`` plus each stage's artefact under its name.
+
+    Raises:
+        ValueError: an unknown stage, or a stage whose upstream artefact is neither given
+            nor run before it.
+    """
+    done = dict(inputs or {})
+    with silenced(not cfg.runtime.progress):
+        for name in stages:
+            if name not in STAGE_TABLE:
+                raise ValueError(f"unknown stage {name!r}; stages are {list(STAGE_TABLE)}")
+            stage = STAGE_TABLE[name]
+            missing = [u for u in stage.upstream if u not in done]
+            if missing:
+                raise ValueError(f"stage {name!r} needs {missing}: run them first or pass them")
+            rng = np.random.default_rng(stage_seed(cfg.runtime.seed, name))
+            done[name] = stage.fn()(stage.config(cfg), done, rng)
+    return done
 
 
 # --------------------------------------------------------------------------- runner
@@ -265,11 +244,6 @@ def _naming_videos(err: InputError, inputs: _LazyInputs, mode: CacheMode) -> Inp
     return InputError(err.source, err.field, message)
 
 
-def stage_seed(seed: int, stage: str) -> int:
-    """A stage's own seed, derived from the run seed and the stage name (stable)."""
-    return int(np.random.SeedSequence([seed, *stage.encode()]).generate_state(1)[0])
-
-
 def check_stages(requested: list[str]) -> list[str]:
     """``stages=[...]`` must be a prefix of the pipeline's stage order."""
     for i, name in enumerate(requested):
@@ -295,7 +269,6 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
     check_config(cfg)
     names = check_stages(cfg.stages)
     check_writable(Path(out_dir), "out_dir", estimated_bytes(cfg), swapped=True)
-    table = _stage_table()
     if cfg.runtime.cache not in {m.value for m in CacheMode}:
         raise InputError("runtime.cache", cfg.runtime.cache, "must be use, refresh or off")
     mode = CacheMode(cfg.runtime.cache)
@@ -318,7 +291,7 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
             result = RunResult()
             inputs = _LazyInputs(store)
             for name in names:
-                stage = table[name]
+                stage = STAGE_TABLE[name]
                 stage_cfg = stage.config(cfg)
                 upstream = [inputs.keys[u] for u in stage.upstream]
                 seed = stage_seed(cfg.runtime.seed, name)
@@ -334,7 +307,8 @@ def run_pipeline(cfg: PipelineConfig, out_dir: Path) -> RunResult:
                     else:
                         start = time.perf_counter()
                         try:
-                            artefact = stage.run(stage_cfg, inputs, np.random.default_rng(seed))
+                            rng = np.random.default_rng(seed)
+                            artefact = stage.fn()(stage_cfg, inputs, rng)
                         except InputError as err:
                             raise _naming_videos(err, inputs, mode) from None
                         manifest = Manifest.create(

@@ -4,7 +4,7 @@ VAE latents and CLIP embeddings (Hydra).
 Usage: python tools/build_drag_dataset.py pipeline=DIR out_dir=DATASET engine.num_clips=N
        (pipeline: a saved DragVideoPipeline, or an SVD folder/hub id with from_svd=true;
        only its VAE and CLIP encoder are used)
-Reruns skip the clips already written. Logic: partdrag4d.generator.data.
+Reruns skip the clips already written. Logic: partdrag4d.train.data.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from partdrag4d.generator.data import DataEngineConfig, build_dataset
+from partdrag4d.train.data import DataEngineConfig, build_dataset
 
 
 @dataclass

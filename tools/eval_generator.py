@@ -43,10 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from partdrag4d.generator.data import load_val_clips
     from partdrag4d.generator.dragamove import read_dragamove_dir
     from partdrag4d.generator.pipeline import DragVideoPipeline
-    from partdrag4d.generator.scoring import (
+    from partdrag4d.train.data import load_val_clips
+    from partdrag4d.train.scoring import (
         ScoreSettings,
         clips_from_dragamove,
         clips_from_renders,

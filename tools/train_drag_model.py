@@ -5,7 +5,7 @@ Usage: python tools/train_drag_model.py init_from=DIR cache_dir=DATASET out_dir=
 Make DATASET with tools/build_drag_dataset.py. Resumes from OUT/checkpoint_rank*.pt when
 present (model, optimizer, RNGs, step; the data order is a function of (seed, step)).
 Validation (held-out clips of DATASET/val, motion error) is appended to
-OUT/validation.json every ``validation.every`` steps. Logic: partdrag4d.generator.trainer.
+OUT/validation.json every ``validation.every`` steps. Logic: partdrag4d.train.trainer.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from partdrag4d.generator.trainer import TrainConfig, train
+from partdrag4d.train.trainer import TrainConfig, train
 
 ConfigStore.instance().store(group="train", name="base_train", node=TrainConfig)
 

@@ -25,6 +25,7 @@ from partdrag4d.containers.stages import (
     FileTree,
     Joint,
     RenderGT,
+    StageInputs,
     Tracks,
     VideoSet,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "RigFront",
     "SceneInput",
     "SceneMesh",
+    "StageInputs",
     "Tracks",
     "VideoSet",
 ]

@@ -3,8 +3,10 @@ articulation and the exported files."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from jaxtyping import Bool, Float, Int, UInt8
@@ -148,3 +150,8 @@ class FileTree:
 
     root: Path
     """Folder holding the files."""
+
+
+StageInputs = Mapping[str, Any]
+"""What a stage function ``stage(cfg, inputs, rng) -> artefact`` receives: the artefacts
+of its upstream stages by stage name (``inputs["prepare"]`` is the SceneInput, ...)."""

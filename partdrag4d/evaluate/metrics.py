@@ -17,7 +17,15 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-from partdrag4d.containers import Articulation, JointMetrics, JointType, Metrics, SceneInput
+from partdrag4d.containers import (
+    Articulation,
+    Evaluation,
+    JointMetrics,
+    JointType,
+    Metrics,
+    SceneInput,
+    StageInputs,
+)
 from partdrag4d.geometry.lines import axis_angle_deg, line_distance
 from partdrag4d.geometry.se3 import invert_T, rotation_angle, transform_points
 
@@ -213,6 +221,15 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> Metrics:
         chamfer_whole=cd["whole"],
         joints=tuple(per_joint),
     )
+
+
+def evaluate_stage(cfg: object, inputs: StageInputs, rng: np.random.Generator) -> Evaluation:
+    """The `evaluate` stage (no settings): :func:`run_evaluate` of the articulation, or
+    no metrics when the prepared scene has no ground truth."""
+    scene: SceneInput = inputs["prepare"]
+    if scene.gt is None:
+        return Evaluation(metrics=None)
+    return Evaluation(metrics=run_evaluate(inputs["articulate"], scene))
 
 
 def format_metrics_table(metrics: Metrics) -> str:

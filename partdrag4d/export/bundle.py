@@ -21,12 +21,23 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 from partdrag4d.atomic import swap_in
-from partdrag4d.containers import Articulation, Metrics, SceneMesh, VideoSet
+from partdrag4d.containers import (
+    Articulation,
+    FileTree,
+    Metrics,
+    SceneInput,
+    SceneMesh,
+    StageInputs,
+    VideoSet,
+)
 from partdrag4d.export.glb import GlbConfig, write_glb
 from partdrag4d.export.kinematics import joint_fit_residuals
 from partdrag4d.export.report import ReportConfig, ReportInputs, write_report
@@ -138,3 +149,24 @@ def export_all(
         report_html=out_dir / "report.html",
         report_dir=out_dir / "report",
     )
+
+
+def export_stage(cfg: ExportConfig, inputs: StageInputs, rng: np.random.Generator) -> FileTree:
+    """The `export` stage: :func:`export_all` into a scratch folder, handed on as a
+    :class:`FileTree` (the store moves it into the artefact)."""
+    scene: SceneInput = inputs["prepare"]
+    scratch = Path(tempfile.mkdtemp(prefix="partdrag4d-export-"))
+    try:
+        export_all(
+            inputs["articulate"],
+            scene.mesh,
+            inputs["generate"],
+            inputs["evaluate"].metrics,
+            scratch,
+            replace(cfg, name=cfg.name or scene.name),
+            scene.up_axis,
+        )
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return FileTree(scratch)

@@ -1,7 +1,7 @@
 """Training core of the drag UNet: EDM objective, deterministic data order, exact resume,
 drag sampling from rendered clips, and the motion-error metric.
 
-The loop that uses them is ``partdrag4d.generator.trainer`` (``tools/train_drag_model.py``).
+The loop that uses them is ``partdrag4d.train.trainer`` (``tools/train_drag_model.py``).
 
 EDM (Karras et al. 2022) as used by SVD, with sigma_data = 1 and v-style output:
 ``c_skip = 1 / (s^2 + 1)``, ``c_out = -s / sqrt(s^2 + 1)``, ``c_in = 1 / sqrt(s^2 + 1)``,

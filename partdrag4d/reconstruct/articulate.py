@@ -33,7 +33,15 @@ import logging
 import numpy as np
 from jaxtyping import UInt8
 
-from partdrag4d.containers import Articulation, CameraRig, DragSet, Joint, SceneMesh, Tracks
+from partdrag4d.containers import (
+    Articulation,
+    CameraRig,
+    DragSet,
+    Joint,
+    SceneMesh,
+    StageInputs,
+    Tracks,
+)
 from partdrag4d.reconstruct.articulate_config import ArticulateConfig
 from partdrag4d.reconstruct.joints import JointFit
 from partdrag4d.reconstruct.model_fit import fit_model
@@ -200,3 +208,21 @@ def run_articulate(
         "articulate: %s", ", ".join(f"{j.name} {j.type.value}" for j in art.joints) or "static"
     )
     return art
+
+
+def articulate_stage(
+    cfg: ArticulateConfig, inputs: StageInputs, rng: np.random.Generator
+) -> Articulation:
+    """The `articulate` stage: :func:`run_articulate` on the tracks, the prepared scene
+    and the videos (their cameras, frames and frame rate)."""
+    scene, videos = inputs["prepare"], inputs["generate"]
+    return run_articulate(
+        cfg,
+        inputs["track"],
+        scene.mesh,
+        videos.cameras,
+        scene.drags,
+        rng,
+        videos.frames,
+        fps=videos.fps,
+    )

@@ -25,7 +25,7 @@ import numpy as np
 from jaxtyping import Bool, Float, Int, UInt8
 
 from partdrag4d.config_checks import COUNT, FRACTION, OneOf, Range
-from partdrag4d.containers import CameraRig, SceneMesh, Tracks, VideoSet
+from partdrag4d.containers import CameraRig, SceneMesh, StageInputs, Tracks, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.geometry.camera import project_each
 from partdrag4d.progress import bar
@@ -414,3 +414,8 @@ def run_track(
         confidence=conf,
         points_3d=points_3d,
     )
+
+
+def track_stage(cfg: TrackConfig, inputs: StageInputs, rng: np.random.Generator) -> Tracks:
+    """The `track` stage: :func:`run_track` on the videos and the prepared rest mesh."""
+    return run_track(cfg, inputs["generate"], inputs["prepare"].mesh, rng)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from hydra.utils import get_method
 
-from partdrag4d.containers import GroundTruth, SceneInput, SceneMesh
+from partdrag4d.containers import GroundTruth, SceneInput, SceneMesh, StageInputs
 from partdrag4d.errors import InputError
 from partdrag4d.scene.assets import AssetConfig
 from partdrag4d.scene.cameras import RigConfig, orbit_rig
@@ -124,3 +124,8 @@ def run_prepare(cfg: PrepareConfig, rng: np.random.Generator) -> SceneInput:
         gt=gt,
         up_axis=asset.up_axis,
     )
+
+
+def prepare_stage(cfg: PrepareConfig, inputs: StageInputs, rng: np.random.Generator) -> SceneInput:
+    """The `prepare` stage (no upstream): :func:`run_prepare`."""
+    return run_prepare(cfg, rng)

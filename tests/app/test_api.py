@@ -8,6 +8,7 @@ import sysconfig
 from importlib import metadata
 from pathlib import Path
 
+import numpy as np
 import pytest
 from app_helpers import job_config
 
@@ -37,6 +38,19 @@ def test_run_then_load_run(tmp_path):
         ["debug=tiny", "asset.category=laptop", f"paths.cache_dir={tmp_path / 'c'}"], out_dir=out
     )
     assert again.executed == [] and {r.status for r in again.records} == {"cached"}
+    # In memory, the same config gives the very artefacts the CLI run stored.
+    from partdrag4d.api import compose_config
+    from partdrag4d.runner import run_stages
+    from partdrag4d.store import serialize
+
+    cfg = compose_config(["debug=tiny", "asset.category=laptop"], out_dir=tmp_path / "unused")
+    done = run_stages(cfg, ["prepare", "generate", "track", "articulate", "evaluate"])
+    stored = serialize.load(result.artefacts["articulate"], "articulation")
+    assert np.array_equal(done["articulate"].T_world_part, stored.T_world_part)
+    assert done["articulate"].joints[0].to_dict() == stored.joints[0].to_dict()
+    assert done["evaluate"].metrics.to_dict() == run.metrics
+    with pytest.raises(ValueError, match="needs"):
+        run_stages(cfg, ["track"])  # its upstream is neither given nor run
 
 
 def test_load_run_of_a_folder_that_is_not_one(tmp_path):

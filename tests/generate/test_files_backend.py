@@ -5,25 +5,28 @@ import shutil
 import numpy as np
 import pytest
 
+from partdrag4d.config import PipelineConfig, RuntimeConfig
 from partdrag4d.errors import InputError
 from partdrag4d.generate.files_backend import FilesGeneratorConfig, generate_from_files
-from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
+from partdrag4d.generate.render_backend import RenderGeneratorConfig
+from partdrag4d.runner import run_stages
 from partdrag4d.scene.assets import ProceduralAssetConfig
 from partdrag4d.scene.cameras import RigConfig
 from partdrag4d.scene.drags import GtDragsConfig
-from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 from partdrag4d.store import serialize
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
-    cfg = PrepareConfig(
+    cfg = PipelineConfig(
         asset=ProceduralAssetConfig(category="box", seed=1),
         drags=GtDragsConfig(num_frames=5),
         rig=RigConfig(num_views=2, width=64, height=48),
+        generator=RenderGeneratorConfig(),
+        runtime=RuntimeConfig(progress=False),
     )
-    scene = run_prepare(cfg, np.random.default_rng(0))
-    videos = generate_render(RenderGeneratorConfig(), scene, np.random.default_rng(0))
+    done = run_stages(cfg, ["prepare", "generate"])
+    scene, videos = done["prepare"], done["generate"]
     root = tmp_path_factory.mktemp("videoset")
     serialize.save(videos, root)
     return scene, videos, root

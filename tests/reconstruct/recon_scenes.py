@@ -12,6 +12,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 
 from partdrag4d.assets.kinematics import posed_mesh
+from partdrag4d.config import PipelineConfig, RuntimeConfig
 from partdrag4d.containers import (
     ArticulatedAsset,
     CameraRig,
@@ -27,7 +28,10 @@ from partdrag4d.containers import (
     VideoSet,
 )
 from partdrag4d.geometry.camera import project
+from partdrag4d.reconstruct.articulate import ArticulateConfig
+from partdrag4d.reconstruct.track import TrackConfig
 from partdrag4d.render.rasterizer import Rasterizer, RasterizerConfig
+from partdrag4d.runner import run_stages
 
 
 def _texture(rng, n=64):
@@ -231,3 +235,15 @@ def render_clips(mesh, vertex_part, rig: CameraRig, T_world_part) -> np.ndarray:
             for v in range(rig.num_views)
         ]
     return np.array(clips)
+
+
+def reconstruct(scene: SceneInput, videos: VideoSet, seed: int = 0):
+    """``track`` then ``articulate`` on a hand-made scene and its videos, as a CLI run
+    with ``runtime.seed=seed`` would (the runner's stage seeds); returns (tracks, art)."""
+    cfg = PipelineConfig(
+        track=TrackConfig(),
+        articulate=ArticulateConfig(),
+        runtime=RuntimeConfig(seed=seed, progress=False),
+    )
+    out = run_stages(cfg, ["track", "articulate"], {"prepare": scene, "generate": videos})
+    return out["track"], out["articulate"]

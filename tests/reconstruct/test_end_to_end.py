@@ -5,38 +5,19 @@ import dataclasses
 
 import numpy as np
 import pytest
-from recon_scenes import make_scene
+from recon_scenes import make_scene, reconstruct
 
 from partdrag4d.containers import JointType, VideoSet
 from partdrag4d.errors import InputError
 from partdrag4d.evaluate.metrics import format_metrics_table, run_evaluate
 from partdrag4d.export.bundle import articulation_dict
-from partdrag4d.reconstruct.articulate import (
-    ArticulateConfig,
-    run_articulate,
-)
 from partdrag4d.reconstruct.track import TrackConfig, run_track
-
-
-def _reconstruct(scene, videos, seed=0):
-    tracks = run_track(TrackConfig(), videos, scene.mesh, np.random.default_rng(seed))
-    art = run_articulate(
-        ArticulateConfig(),
-        tracks,
-        scene.mesh,
-        scene.cameras,
-        scene.drags,
-        np.random.default_rng(seed),
-        videos.frames,
-        fps=videos.fps,
-    )
-    return tracks, art
 
 
 @pytest.fixture(scope="module")
 def door():
     scene, videos = make_scene("door")
-    return scene, videos, _reconstruct(scene, videos)
+    return scene, videos, reconstruct(scene, videos)
 
 
 def _check_recovered(metrics, n):
@@ -66,7 +47,7 @@ def test_door_revolute_recovered(door):
 
 def test_drawer_prismatic_recovered():
     scene, videos = make_scene("drawer")
-    _, art = _reconstruct(scene, videos)
+    _, art = reconstruct(scene, videos)
     assert [j.type for j in art.joints] == [JointType.PRISMATIC]
     m = run_evaluate(art, scene)
     _check_recovered(m, 1)
@@ -75,7 +56,7 @@ def test_drawer_prismatic_recovered():
 
 def test_two_moving_parts_give_two_joints():
     scene, videos = make_scene("two")
-    _, art = _reconstruct(scene, videos)
+    _, art = reconstruct(scene, videos)
     assert sorted(j.type.value for j in art.joints) == ["prismatic", "revolute"]
     assert all(j.parent == "base" for j in art.joints)
     _check_recovered(run_evaluate(art, scene), 2)
@@ -85,7 +66,7 @@ def test_nested_chain_gives_child_of_the_moving_part():
     # A panel sliding across a swinging door: its joint must hang from the door, with
     # the slide expressed in the door's frame (it is not a motion relative to the base).
     scene, videos = make_scene("nested")
-    _, art = _reconstruct(scene, videos)
+    _, art = reconstruct(scene, videos)
     assert [(j.type, j.parent) for j in art.joints] == [
         (JointType.REVOLUTE, "base"),
         (JointType.PRISMATIC, art.joints[0].child),
@@ -113,7 +94,7 @@ def _turn(yaw_deg: float, tilt_deg: float) -> np.ndarray:
 def test_rotated_and_textureless_objects_recovered(kind, textured, turn):
     R = None if turn is None else _turn(*turn)
     scene, videos = make_scene(kind, textured=textured, turn=R)
-    _, art = _reconstruct(scene, videos)
+    _, art = reconstruct(scene, videos)
     m = run_evaluate(art, scene)
     if textured:
         _check_recovered(m, 1 if kind == "door" else 2)
@@ -129,7 +110,7 @@ def test_honesty_gt_removed_gives_identical_articulation(door):
     scene, videos, (_, art) = door
     videos_nogt = dataclasses.replace(videos, gt=None)
     scene_nogt = dataclasses.replace(scene, gt=None)
-    _, art2 = _reconstruct(scene_nogt, videos_nogt)
+    _, art2 = reconstruct(scene_nogt, videos_nogt)
     np.testing.assert_array_equal(art.vertex_part, art2.vertex_part)
     np.testing.assert_array_equal(art.T_world_part, art2.T_world_part)
     assert articulation_dict(art, scene.mesh) == articulation_dict(art2, scene.mesh)
@@ -139,7 +120,7 @@ def test_no_motion_gives_base_only(door):
     scene, videos, _ = door
     still = np.repeat(videos.frames[:, :1], videos.num_frames, axis=1)
     static = dataclasses.replace(videos, frames=still, gt=None)
-    _, art = _reconstruct(scene, static)
+    _, art = reconstruct(scene, static)
     assert art.part_names == ("base",) and art.joints == ()
     assert np.all(art.vertex_part == 0)
     np.testing.assert_allclose(art.T_world_part, np.broadcast_to(np.eye(4), (8, 1, 4, 4)))

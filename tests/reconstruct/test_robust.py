@@ -6,8 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import trimesh
-from recon_scenes import make_scene, rig
-from test_end_to_end import _reconstruct
+from recon_scenes import make_scene, reconstruct, rig
 
 from partdrag4d.containers import DragSet, JointType, Tracks
 from partdrag4d.evaluate.metrics import run_evaluate
@@ -29,13 +28,13 @@ from partdrag4d.reconstruct.tree import Tree, relabel_by_joints
 def test_single_view_door_recovered():
     # No triangulation with one view: parts come from per-view 2D-3D poses.
     scene, videos = make_scene("door", num_views=1)
-    _, art = _reconstruct(scene, videos)
+    _, art = reconstruct(scene, videos)
     # (A few noise points may form an extra part on a fixed joint; not a moving joint.)
     assert [j.type for j in art.joints if j.type is not JointType.FIXED] == [JointType.REVOLUTE]
     assert abs(art.joints[0].values[-1] - 0.9) < 0.03
     m = run_evaluate(art, scene)
     assert m.missing_joints == () and m.extra_joints == ()
-    assert m.joints[0]["axis_angle_deg"] <= 2.0
+    assert m.joints[0].axis_angle_deg <= 2.0
     assert m.seg_miou >= 0.9
 
 
@@ -64,7 +63,7 @@ def test_views_disagreeing_on_amplitude_give_one_joint():
     # Generated views disagree on how far a part moved (here by -/+ 12 %); every view
     # gets its own amplitude, so the door stays one part with the right axis.
     scene, videos = make_scene("door", view_amplitude=(0.88, 1.0, 1.12))
-    _, art = _reconstruct(scene, videos)
+    _, art = reconstruct(scene, videos)
     m = run_evaluate(art, scene)
     assert m.missing_joints == () and m.extra_joints == ()
     (e,) = m.joints

@@ -45,7 +45,6 @@ import time
 import traceback
 from pathlib import Path
 
-import numpy as np
 from bench_reconstruct_report import print_report
 
 ARMS = {"kuka_iiwa": "kuka_iiwa/model.urdf", "franka_panda": "franka_panda/panda.urdf"}
@@ -118,20 +117,21 @@ def _asset_config(job: Job, folder: Path):
 
 
 def run_job(job: Job) -> dict:
-    """Prepare, render, track, articulate and evaluate one case (in a worker process)."""
+    """One case as ``partdrag4d ... runtime.seed=<seed>`` computes it (``run_stages``:
+    the CLI's stage configs and seeds), in a worker process."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    from partdrag4d.evaluate.metrics import run_evaluate
-    from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
-    from partdrag4d.reconstruct.articulate import ArticulateConfig, run_articulate
-    from partdrag4d.reconstruct.track import TrackConfig, run_track
+    from partdrag4d.config import PipelineConfig, RuntimeConfig
+    from partdrag4d.generate.render_backend import RenderGeneratorConfig
+    from partdrag4d.reconstruct.articulate import ArticulateConfig
+    from partdrag4d.reconstruct.track import TrackConfig
+    from partdrag4d.runner import run_stages
     from partdrag4d.scene.cameras import RigConfig
     from partdrag4d.scene.drags import GtDragsConfig
-    from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 
     out = dataclasses.asdict(job) | {"row": job.row}
     try:
         with tempfile.TemporaryDirectory(prefix="bench-asset-") as tmp:
-            cfg = PrepareConfig(
+            cfg = PipelineConfig(
                 asset=_asset_config(job, Path(tmp)),
                 drags=GtDragsConfig(
                     num_frames=job.frames,
@@ -141,29 +141,24 @@ def run_job(job: Job) -> dict:
                 rig=RigConfig(
                     num_views=job.views, width=job.size, height=job.size, front=job.front
                 ),
+                generator=RenderGeneratorConfig(degrade=_degrade_config(job.degrade_scale)),
+                track=TrackConfig(),
+                articulate=ArticulateConfig(),
+                runtime=RuntimeConfig(seed=job.seed, progress=False),
             )
-            scene = run_prepare(cfg, np.random.default_rng(job.seed))
-        gen = RenderGeneratorConfig(degrade=_degrade_config(job.degrade_scale))
-        videos = generate_render(gen, scene, np.random.default_rng(job.seed))
+            done = run_stages(cfg, ["prepare"])
+        done = run_stages(cfg, ["generate"], done)
         t0 = time.perf_counter()
-        tracks = run_track(TrackConfig(), videos, scene.mesh, np.random.default_rng(job.seed))
+        done = run_stages(cfg, ["track"], done)
         t1 = time.perf_counter()
-        art = run_articulate(
-            ArticulateConfig(),
-            tracks,
-            scene.mesh,
-            scene.cameras,
-            scene.drags,
-            np.random.default_rng(job.seed),
-            videos.frames,
-            fps=videos.fps,
-        )
+        done = run_stages(cfg, ["articulate", "evaluate"], done)
         t2 = time.perf_counter()
+        scene, art = done["prepare"], done["articulate"]
         out.update(
             ok=True,
             track_s=t1 - t0,
             articulate_s=t2 - t1,
-            metrics=run_evaluate(art, scene).to_dict(),
+            metrics=done["evaluate"].metrics.to_dict(),
             front_azimuth_deg=scene.cameras.front.azimuth_deg if scene.cameras.front else None,
             pred_joints=[
                 {"name": j.name, "type": j.type.value, "parent": j.parent, "child": j.child}

@@ -51,22 +51,25 @@ def run_case(job: Job) -> dict:
     import tempfile
 
     from partdrag4d.assets.kinematics import link_poses_over_time
-    from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
+    from partdrag4d.config import PipelineConfig, RuntimeConfig
+    from partdrag4d.generate.render_backend import RenderGeneratorConfig
     from partdrag4d.geometry.se3 import rotation_angle
     from partdrag4d.reconstruct.render_compare import track_parts
+    from partdrag4d.runner import run_stages
     from partdrag4d.scene.cameras import RigConfig
     from partdrag4d.scene.drags import GtDragsConfig
-    from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = PrepareConfig(
+        cfg = PipelineConfig(
             asset=_asset_config(job, Path(tmp)),
             drags=GtDragsConfig(max_moving_joints=16, max_drags=16),
             rig=RigConfig(num_views=job.views, width=job.size, height=job.size),
+            generator=RenderGeneratorConfig(degrade=_degrade_config(job.degrade_scale)),
+            runtime=RuntimeConfig(seed=job.seed, progress=False),
         )
-        scene = run_prepare(cfg, np.random.default_rng(job.seed))
-    gen = RenderGeneratorConfig(degrade=_degrade_config(job.degrade_scale))
-    videos = generate_render(gen, scene, np.random.default_rng(job.seed))
+        done = run_stages(cfg, ["prepare"])
+    done = run_stages(cfg, ["generate"], done)  # the asset's files are read by prepare only
+    scene, videos = done["prepare"], done["generate"]
     gt = scene.gt
     vertex_part, heads = _part_labels(gt)
     poses = link_poses_over_time(gt.asset, gt.joint_names, gt.joint_values)

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from partdrag4d.evaluate.video_metrics import frechet_distance, motion_error, psnr, ssim
-from partdrag4d.generator.data import ValClip
 from partdrag4d.generator.dragamove import DragAMoveClip
 from partdrag4d.generator.pipeline import frames_to_uint8
+from partdrag4d.train.data import ValClip
 
 PUBLISHED = {
     "Puppet-Master": {
@@ -95,7 +95,7 @@ def clips_from_dragamove(pipe, batches: list[DragAMoveClip]) -> list[EvalClip]:
 
 
 def clips_from_renders(val_clips: list[ValClip]) -> list[EvalClip]:
-    """Render data engine clips (``generator.data``): drags normalised by the size."""
+    """Render data engine clips (``train.data``): drags normalised by the size."""
     clips = []
     for c in val_clips:
         T, H, W, _ = c.frames.shape

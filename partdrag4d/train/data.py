@@ -4,7 +4,9 @@ drags sampled on moving pixels, VAE latents and CLIP embeddings cached on disk.
 One clip = one procedural object (random category and seed) or random object (of the
 families asked for, assets/random_objects.py), one fixed camera (random azimuth around
 the object's front, or facing where a random object moves, and random elevation), the
-object's joints moved by ``drags=gt`` sampling, rendered with the render backend. Drags
+object's joints moved by ``drags=gt`` sampling, made by the pipeline's ``prepare`` and
+``generate`` stages (``runner.run_stages``, render backend, a seed from the clip's own
+random stream), exactly as ``partdrag4d`` would make that job. Drags
 are chosen among the visible pixels of frame 0 that move (the render's ``rest_xyz`` + the
 GT link motion give every pixel's 2D track) with
 :func:`~partdrag4d.generator.training.sample_training_drags`.
@@ -162,11 +164,12 @@ def render_clip(cfg: DataEngineConfig, split: int, index: int) -> RenderedClip |
     """
     from partdrag4d.assets.kinematics import link_poses_over_time
     from partdrag4d.assets.procedural import CATEGORIES
-    from partdrag4d.generate.render_backend import RenderGeneratorConfig, generate_render
+    from partdrag4d.config import PipelineConfig, RuntimeConfig
+    from partdrag4d.generate.render_backend import RenderGeneratorConfig
+    from partdrag4d.runner import run_stages
     from partdrag4d.scene.assets import ProceduralAssetConfig
     from partdrag4d.scene.cameras import RigConfig
     from partdrag4d.scene.drags import GtDragsConfig
-    from partdrag4d.scene.prepare import PrepareConfig, run_prepare
 
     rng = clip_rng(cfg.seed, split, index)
     sources = list(cfg.categories or CATEGORIES) + list(cfg.families)
@@ -180,7 +183,7 @@ def render_clip(cfg: DataEngineConfig, split: int, index: int) -> RenderedClip |
             asset = _asset_config(category, asset_seed, Path(tmp))
             if not isinstance(asset, ProceduralAssetConfig):
                 azimuth = None  # a random object faces anywhere: look where it moves
-            prep = PrepareConfig(
+            job = PipelineConfig(
                 asset=asset,
                 drags=GtDragsConfig(
                     num_frames=cfg.num_frames, fps=float(cfg.fps), max_drags=cfg.max_drags
@@ -193,9 +196,12 @@ def render_clip(cfg: DataEngineConfig, split: int, index: int) -> RenderedClip |
                     elevation_deg=elevation,
                     front_azimuth_deg=azimuth,
                 ),
+                generator=RenderGeneratorConfig(),
+                runtime=RuntimeConfig(seed=int(rng.integers(2**31)), progress=False),
             )
-            scene = run_prepare(prep, rng)
-        video = generate_render(RenderGeneratorConfig(), scene, rng)
+            done = run_stages(job, ["prepare"])  # reads the asset's files
+        done = run_stages(job, ["generate"], done)
+        scene, video = done["prepare"], done["generate"]
         gt = scene.gt
         poses = link_poses_over_time(gt.asset, gt.joint_names, gt.joint_values)
         T_rel = poses @ np.linalg.inv(poses[0])[None]

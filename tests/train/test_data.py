@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from partdrag4d.generator.data import (
+from partdrag4d.generator.tiny import tiny_drag_pipeline
+from partdrag4d.generator.training import CachedClipDataset, EDMConfig
+from partdrag4d.train.data import (
     DataEngineConfig,
     ValClip,
     build_dataset,
@@ -16,9 +18,7 @@ from partdrag4d.generator.data import (
     pixel_tracks,
     render_clip,
 )
-from partdrag4d.generator.tiny import tiny_drag_pipeline
-from partdrag4d.generator.trainer import TrainConfig, ValidationConfig, train, validate
-from partdrag4d.generator.training import CachedClipDataset, EDMConfig
+from partdrag4d.train.trainer import TrainConfig, ValidationConfig, train, validate
 
 T = 4
 

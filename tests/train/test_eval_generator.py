@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from partdrag4d.generator.data import ValClip, save_val_clip
 from partdrag4d.generator.dragamove import read_dragamove
 from partdrag4d.generator.tiny import tiny_drag_pipeline
+from partdrag4d.train.data import ValClip, save_val_clip
 
 ROOT = Path(__file__).resolve().parents[2]
 T, LATENT = 3, 8  # 64 px clips through the tiny 8x VAE

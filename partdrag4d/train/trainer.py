@@ -3,7 +3,7 @@ periodic validation (generate held-out clips, measure motion error).
 
 ``tools/train_drag_model.py`` is the Hydra shell around :func:`train`; the objective and
 checkpoint helpers are in ``partdrag4d.generator.training``, the dataset in
-``partdrag4d.generator.data``.
+``partdrag4d.train.data``.
 
 Written to ``out_dir``: ``checkpoint_rank{r}.pt`` (resume state), ``validation.json``
 (one entry per validation: step, mean motion error in pixels, mean PSNR against the
@@ -21,7 +21,6 @@ import numpy as np
 import torch
 
 from partdrag4d.evaluate.video_metrics import motion_error, psnr
-from partdrag4d.generator.data import ValClip, load_val_clips
 from partdrag4d.generator.pipeline import frames_to_uint8
 from partdrag4d.generator.training import (
     CachedClipDataset,
@@ -32,6 +31,7 @@ from partdrag4d.generator.training import (
     load_checkpoint,
     save_checkpoint,
 )
+from partdrag4d.train.data import ValClip, load_val_clips
 
 
 @dataclass
