@@ -60,15 +60,19 @@ class VideoSet:
 class Tracks:
     """Output of `track`: surface points followed through the videos.
 
-    N points in total; each was seeded in one view (``view``) on the rest surface and
-    tracked through that view's frames. ``points_3d`` holds triangulated/lifted world
-    trajectories where available (NaN otherwise).
+    N entries; an entry is one surface point followed through the frames of one view
+    (``view``). Entries with the same ``point`` id are the same surface point seen from
+    several views. ``points_3d`` holds triangulated/lifted world trajectories where
+    available (NaN otherwise).
     """
 
+    point: Int[np.ndarray, "N"]
+    """Surface point id of each entry (0..G-1 for G points); entries of one point share
+    ``anchors_3d`` and ``points_3d``."""
     anchors_3d: Float[np.ndarray, "N 3"]
-    """Rest-state world position of each point (from rendering the rest mesh)."""
+    """Rest-state world position of the entry's point (from rendering the rest mesh)."""
     view: Int[np.ndarray, "N"]
-    """View the point is tracked in."""
+    """View the entry is tracked in."""
     uv: Float[np.ndarray, "T N 2"]
     """Pixel position per frame."""
     visible: Bool[np.ndarray, "T N"]

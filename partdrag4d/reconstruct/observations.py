@@ -23,6 +23,8 @@ def check_inputs(tracks: Tracks, cameras: CameraRig) -> None:
         raise InputError("Tracks", "uv", "no tracks")
     if tracks.view.max() >= cameras.num_views or tracks.view.min() < 0:
         raise InputError("Tracks", "view", f"view index outside the {cameras.num_views} cameras")
+    if tracks.point.min() < 0:
+        raise InputError("Tracks", "point", "negative point id")
     if not (np.all(np.isfinite(cameras.K)) and np.all(np.isfinite(cameras.T_cam_world))):
         raise InputError("CameraRig", "K/T_cam_world", "contains NaN/inf")
 
@@ -92,9 +94,8 @@ class Observations:
 
 
 def make_observations(tracks: Tracks, cameras: CameraRig) -> Observations:
-    anchors, first, group = np.unique(
-        tracks.anchors_3d, axis=0, return_index=True, return_inverse=True
-    )
+    _, first, group = np.unique(tracks.point, return_index=True, return_inverse=True)
+    anchors = tracks.anchors_3d[first]
     return Observations(
         X=tracks.anchors_3d.astype(np.float64),
         group=group.reshape(-1),

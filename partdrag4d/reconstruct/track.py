@@ -333,8 +333,8 @@ def run_track(
         generator: randomness for anchor sampling.
 
     Returns:
-        The tracks; entries sharing an anchor (identical ``anchors_3d`` rows) are the same
-        surface point seen from different views.
+        The tracks; entries with the same ``point`` id are the same surface point seen
+        from different views.
 
     Raises:
         InputError: inconsistent videos/cameras, constant videos, or a mesh that does not
@@ -407,6 +407,7 @@ def run_track(
     view = np.concatenate(views)
     points_3d = triangulate_tracks(cams, group, view, uv, vis, cfg.max_reprojection_px)
     return Tracks(
+        point=group.astype(np.int64),
         anchors_3d=X[group],
         view=view.astype(np.int64),
         uv=uv,

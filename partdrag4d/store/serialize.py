@@ -452,7 +452,7 @@ def _load_video_set(d: Path) -> VideoSet:
     )
 
 
-_TRACK_FIELDS = ("anchors_3d", "view", "uv", "visible", "confidence", "points_3d")
+_TRACK_FIELDS = ("point", "anchors_3d", "view", "uv", "visible", "confidence", "points_3d")
 
 
 def _save_tracks(obj: Tracks, d: Path, cfg: SerializeConfig) -> None:

@@ -89,6 +89,7 @@ def _panel_obs(q, amp, noise_px=0.0, seed=0):
     uv[1:] += rng.normal(0.0, noise_px, uv[1:].shape)
     T = len(q)
     tracks = Tracks(
+        np.tile(np.arange(len(X)), 3),
         anchors,
         view,
         uv,

@@ -96,8 +96,10 @@ def tracks(rng):
     T, N = 4, 10
     pts = rng.normal(size=(T, N, 3))
     pts[2, 3] = np.nan
+    point = rng.integers(0, 6, N)
     return Tracks(
-        anchors_3d=rng.normal(size=(N, 3)),
+        point=point,
+        anchors_3d=rng.normal(size=(6, 3))[point],
         view=rng.integers(0, 3, N),
         uv=rng.normal(size=(T, N, 2)).astype(np.float32),
         visible=rng.uniform(size=(T, N)) > 0.3,
