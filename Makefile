@@ -41,11 +41,13 @@ test: SYSTEM_NEEDS = --test
 test: system $(STAMP) $(VALIDATORS) $(NS_STAMP)
 	$(VENV)/bin/ruff check partdrag4d tests tools plugins
 	$(VENV)/bin/ruff format --check partdrag4d tests tools plugins
+	tools/validators/node_modules/.bin/pyright --pythonpath $(VENV)/bin/python
 	PARTDRAG4D_NERFSTUDIO=$(NS_VENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP) $(VALIDATORS)
 	$(VENV)/bin/ruff check --fix partdrag4d tests tools plugins
 	$(VENV)/bin/ruff format partdrag4d tests tools plugins
+	tools/validators/node_modules/.bin/pyright --pythonpath $(VENV)/bin/python
 
 bench: system $(STAMP)
 	$(VENV)/bin/python tools/benchmarks/bench_render.py

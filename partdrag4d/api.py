@@ -15,11 +15,17 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from partdrag4d.errors import InputError
 
+if TYPE_CHECKING:
+    from partdrag4d.config import PipelineConfig
 
-def compose_config(overrides: list[str] | tuple[str, ...] = (), out_dir: str | Path | None = None):
+
+def compose_config(
+    overrides: list[str] | tuple[str, ...] = (), out_dir: str | Path | None = None
+) -> PipelineConfig:
     """The typed job config of ``partdrag4d <overrides>`` (a :class:`PipelineConfig`).
 
     Args:
@@ -38,7 +44,7 @@ def compose_config(overrides: list[str] | tuple[str, ...] = (), out_dir: str | P
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose("config", overrides=[*overrides, f"out_dir={target}"])
     try:
-        return OmegaConf.to_object(cfg)
+        return cast("PipelineConfig", OmegaConf.to_object(cfg))
     except Exception as err:  # a missing mandatory value
         key = getattr(err, "full_key", "") or "config"
         raise InputError("config", key, (str(err).splitlines() or ["invalid"])[0]) from None

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import cast
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -125,7 +126,7 @@ def _main(dcfg: DictConfig) -> float | None:
     multirun = hc.mode == RunMode.MULTIRUN
     run_dir = Path(hc.runtime.output_dir)
     try:
-        cfg = OmegaConf.to_object(dcfg)
+        cfg = cast(PipelineConfig, OmegaConf.to_object(dcfg))
     except Exception as err:  # a missing mandatory value, a type mismatch
         key = getattr(err, "full_key", "") or "?"
         reason = (str(err).splitlines() or [type(err).__name__])[0]

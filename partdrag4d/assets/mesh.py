@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 import trimesh
 from jaxtyping import Float
+from trimesh.resolvers import FilePathResolver
+from trimesh.visual import ColorVisuals, TextureVisuals
+from trimesh.visual.material import PBRMaterial, SimpleMaterial
 
 from partdrag4d.containers import Material, Primitive, SceneMesh
 from partdrag4d.errors import InputError
@@ -45,7 +48,7 @@ class LoadedPrimitive:
     """True when the file had a material/colours for it (OBJ MTL, glTF material, colours)."""
 
 
-class _BoundedResolver(trimesh.resolvers.FilePathResolver):
+class _BoundedResolver(FilePathResolver):
     """Resolves files referenced by a mesh (MTL, textures, glTF buffers) relative to the
     mesh's folder, allowing ``..`` as long as the result stays inside ``bound``.
 
@@ -86,15 +89,15 @@ def _rgba01(color: object) -> np.ndarray:
 def _appearance(geom: trimesh.Trimesh, name: str) -> tuple[Material, np.ndarray | None, bool]:
     """Material, glTF-convention UVs (or None) and whether the file defined the appearance."""
     visual = geom.visual
-    if isinstance(visual, trimesh.visual.TextureVisuals):
+    if isinstance(visual, TextureVisuals):
         mat = visual.material
         mat_name = str(getattr(mat, "name", None) or name)
         image = None
-        if isinstance(mat, trimesh.visual.material.PBRMaterial):
+        if isinstance(mat, PBRMaterial):
             image = mat.baseColorTexture
             factor = mat.baseColorFactor
             color = _rgba01(factor) if factor is not None else np.array(DEFAULT_COLOR)
-        elif isinstance(mat, trimesh.visual.material.SimpleMaterial):
+        elif isinstance(mat, SimpleMaterial):
             image = mat.image
             color = _rgba01(mat.diffuse)
         else:
@@ -106,7 +109,7 @@ def _appearance(geom: trimesh.Trimesh, name: str) -> tuple[Material, np.ndarray 
             texture = _to_rgb_uint8(image)
             return Material(mat_name, color, texture), uvs, True
         return Material(mat_name, color, None), None, mat is not None
-    if isinstance(visual, trimesh.visual.ColorVisuals) and visual.defined:
+    if isinstance(visual, ColorVisuals) and visual.defined:
         kind = visual.kind
         colors = visual.vertex_colors if kind == "vertex" else visual.face_colors
         color = _rgba01(np.asarray(colors, dtype=np.float64).mean(axis=0))

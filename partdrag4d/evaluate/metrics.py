@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from scipy.spatial import cKDTree
+from scipy.spatial import KDTree
 
 from partdrag4d.containers import (
     Articulation,
     Evaluation,
+    GroundTruth,
     JointMetrics,
     JointType,
     Metrics,
@@ -33,12 +34,11 @@ _NUM_SAMPLES = 10_000
 _PARALLEL_SIN = float(np.sin(np.radians(1.0)))
 
 
-def _gt_groups(scene: SceneInput) -> tuple[np.ndarray, list[str | None], np.ndarray]:
+def _gt_groups(gt: GroundTruth) -> tuple[np.ndarray, list[str | None], np.ndarray]:
     """GT part of every vertex, the moving joint of each GT part (None for the base),
     and per-frame link poses relative to rest ``(T, L, 4, 4)``."""
     from partdrag4d.assets.kinematics import link_poses_over_time
 
-    gt = scene.gt
     asset = gt.asset
     moving = {
         n for n, col in zip(gt.joint_names, gt.joint_values.T, strict=True) if np.ptp(col) > 1e-9
@@ -81,8 +81,8 @@ def chamfer(a: np.ndarray, b: np.ndarray) -> float:
     """Mean squared nearest-neighbour distance summed over both directions."""
     if len(a) == 0 or len(b) == 0:
         return float("nan")
-    da, _ = cKDTree(b).query(a)
-    db, _ = cKDTree(a).query(b)
+    da, _ = KDTree(b).query(a)
+    db, _ = KDTree(a).query(b)
     return float(np.mean(da**2) + np.mean(db**2))
 
 
@@ -103,7 +103,7 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> Metrics:
     mesh = scene.mesh
     V, F = mesh.vertices, mesh.faces
     diag = mesh.bbox_diagonal()
-    gt_vpart, gt_joint_of_group, rel = _gt_groups(scene)
+    gt_vpart, gt_joint_of_group, rel = _gt_groups(scene.gt)
     G, P = len(gt_joint_of_group), art.num_parts
     w = _vertex_areas(V, F)
 
@@ -133,6 +133,7 @@ def run_evaluate(articulation: Articulation, scene: SceneInput) -> Metrics:
     per_joint, matched_pred = [], set()
     for g in range(1, G):
         name = gt_joint_of_group[g]
+        assert name is not None  # every group but the base hangs on a moving joint
         js = gt_joints[name]
         Tj = poses[js.parent] @ js.T_parent_joint
         a_gt, o_gt = Tj[:3, :3] @ js.axis, Tj[:3, 3]

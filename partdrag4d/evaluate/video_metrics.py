@@ -64,8 +64,14 @@ def motion_error(
     pts = drags_px[0].astype(np.float32).reshape(-1, 1, 2)
     errors = []
     for t in range(1, len(frames)):
-        pts, _, _ = cv2.calcOpticalFlowPyrLK(
-            gray[t - 1], gray[t], pts, None, winSize=(21, 21), maxLevel=3
+        # (OpenCV's annotations do not allow the documented ``nextPts=None``.)
+        pts, _, _ = cv2.calcOpticalFlowPyrLK(  # pyright: ignore[reportCallIssue]
+            gray[t - 1],
+            gray[t],
+            pts,
+            None,  # pyright: ignore[reportArgumentType]
+            winSize=(21, 21),
+            maxLevel=3,
         )
         errors.append(np.linalg.norm(pts.reshape(-1, 2) - drags_px[t], axis=-1))
     return float(np.mean(errors))

@@ -17,7 +17,7 @@ tray. So each part is cut into convex pieces first:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import numpy as np
 import trimesh
@@ -128,7 +128,7 @@ def convex_pieces(
         else:
             hulls.append(hull)
     if concave:
-        rest = trimesh.util.concatenate(concave)
+        rest = cast(trimesh.Trimesh, trimesh.util.concatenate(concave))
         hulls += _vhacd(rest, cfg) or [_hull(rest.vertices)]
     return hulls
 

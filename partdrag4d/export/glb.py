@@ -317,6 +317,8 @@ def write_glb(
 
 def _read_accessor(gltf: gl.GLTF2, blob: bytes, index: int) -> np.ndarray:
     acc = gltf.accessors[index]
+    if acc.bufferView is None:
+        raise ValueError(f"accessor {index} has no buffer view (sparse accessors are not read)")
     view = gltf.bufferViews[acc.bufferView]
     dtype = {gl.FLOAT: np.float32, gl.UNSIGNED_INT: np.uint32, gl.UNSIGNED_SHORT: np.uint16}[
         acc.componentType
@@ -369,7 +371,9 @@ def read_glb_node_world(
         KeyError: when the animation does not exist.
     """
     gltf = gl.GLTF2.load_binary(str(path))
-    blob = gltf.binary_blob()
+    if gltf is None:
+        raise ValueError(f"{path}: not a readable GLB")
+    blob = gltf.binary_blob() or b""
     times = np.asarray(times, dtype=np.float64)
     num = len(times)
     trs = []
@@ -386,7 +390,8 @@ def read_glb_node_world(
     if animation_name is not None:
         anims = {a.name: a for a in gltf.animations}
         if animation_name not in anims:
-            raise KeyError(f"{path}: no animation {animation_name!r} (has {sorted(anims)})")
+            known = sorted(str(name) for name in anims)
+            raise KeyError(f"{path}: no animation {animation_name!r} (has {known})")
         anim = anims[animation_name]
         for channel in anim.channels:
             sampler = anim.samplers[channel.sampler]
@@ -396,6 +401,8 @@ def read_glb_node_world(
                 )
             key_times = _read_accessor(gltf, blob, sampler.input)
             values = _read_accessor(gltf, blob, sampler.output)
+            if channel.target.node is None:
+                continue  # a channel that animates no node
             trs[channel.target.node][channel.target.path] = _sample(
                 key_times, values, times, channel.target.path == "rotation"
             )
@@ -424,7 +431,7 @@ def read_glb_node_world(
         for child in node.children or []:
             visit(child, world)
 
-    for root in gltf.scenes[gltf.scene or 0].nodes:
+    for root in gltf.scenes[gltf.scene or 0].nodes or []:
         visit(root, np.tile(np.eye(4), (num, 1, 1)))
     return out
 

@@ -177,7 +177,7 @@ def _joint_plot(art: Articulation) -> UInt8[np.ndarray, "h w 3"]:
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()  # pyright: ignore[reportAttributeAccessIssue]
     plt.close(fig)
     return image
 

@@ -105,7 +105,7 @@ def _write_obj(pieces: list[PartPiece], stem: str, mesh_dir: Path, textures: dic
         obj.append(f"o {stem}_{k}")
         obj += [f"v {_fmt(v)}" for v in piece.vertices]
         obj += [f"vn {_fmt(n)}" for n in piece.normals]
-        if has_uv:
+        if piece.uvs is not None:
             obj += [f"vt {u:.9g} {1.0 - v:.9g}" for u, v in piece.uvs]
         obj.append(f"usemtl {mat_name}")
         for face in piece.faces + offset + 1:

@@ -188,7 +188,7 @@ def generate_puppet_master(
             images.append(torch.from_numpy(firsts[v]).permute(2, 0, 1).float() / 255.0)
             drags.append(torch.from_numpy(d))
             masks.append(torch.from_numpy(m))
-        out = pipe(
+        result = pipe(
             torch.stack(images),
             torch.stack(drags),
             torch.stack(masks),
@@ -204,8 +204,9 @@ def generate_puppet_master(
             decode_chunk_size=cfg.decode_chunk_size,
             generator=generator,
             output_type="np",
-        ).frames  # B T h w 3 in [0, 1]
-        clips = frames_to_uint8(out)
+        )
+        # frames: B T h w 3 in [0, 1] (a pipeline output, not the return_dict=False tuple)
+        clips = frames_to_uint8(np.asarray(result.frames))  # pyright: ignore[reportAttributeAccessIssue]
         for i, v in enumerate(views):
             for t in range(T):
                 frame = clips[i, t]

@@ -61,7 +61,8 @@ def generate_render(
     depth = np.zeros((V, T, H, W), np.float32)
     part_id = np.zeros((V, T, H, W), np.int16)
     rest_xyz = np.zeros((V, T, H, W, 3), np.float32)
-    rcfg = RasterizerConfig(background=tuple(cfg.background), samples=cfg.samples)
+    r, g, b = cfg.background
+    rcfg = RasterizerConfig(background=(r, g, b), samples=cfg.samples)
     view_rngs = rng.spawn(V)
     with (
         Rasterizer(scene.mesh, W, H, rcfg) as rast,

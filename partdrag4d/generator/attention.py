@@ -53,6 +53,7 @@ class AllToFirstAttnProcessor:
         batch = batch_frames // num_frames
         first = hidden_states.reshape(batch, num_frames, seq_len, -1)[:, 0]  # B N C
 
+        assert attn.to_k is not None and attn.to_v is not None  # a cross-frame attention
         query = attn.to_q(hidden_states)
         key = attn.to_k(first)
         value = attn.to_v(first)
@@ -71,8 +72,8 @@ class AllToFirstAttnProcessor:
         out = F.scaled_dot_product_attention(query, key, value, dropout_p=0.0, is_causal=False)
         out = out.transpose(1, 2).reshape(batch_frames, seq_len, attn.heads * head_dim)
         out = out.to(query.dtype)
-        out = attn.to_out[0](out)
-        out = attn.to_out[1](out)
+        out = attn.to_out[0](out)  # pyright: ignore[reportOptionalSubscript]
+        out = attn.to_out[1](out)  # pyright: ignore[reportOptionalSubscript]
         if attn.residual_connection:
             out = out + residual
         return out / attn.rescale_output_factor

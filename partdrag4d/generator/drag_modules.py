@@ -111,7 +111,7 @@ def zero_conv(in_channels: int, out_channels: int) -> nn.Conv2d:
     """A 3x3 conv with zero weight and bias (the modulation starts as the identity)."""
     conv = nn.Conv2d(in_channels, out_channels, 3, padding=1)
     nn.init.zeros_(conv.weight)
-    nn.init.zeros_(conv.bias)
+    nn.init.zeros_(conv.bias)  # pyright: ignore[reportArgumentType]
     return conv
 
 
@@ -215,7 +215,9 @@ def drag_inputs(
         token positions are kept in ``cache``.
     """
     num_frames = sample.shape[0] // batch_size
-    if drags is None:
+    if drags is not None and drag_mask is None:
+        raise ValueError("drags come with their drag_mask")
+    if drags is None or drag_mask is None:
         map_drags = sample.new_zeros(batch_size, num_frames, num_drags, 2)
         map_mask = torch.zeros(batch_size, num_drags, dtype=torch.bool, device=sample.device)
     else:
@@ -230,7 +232,7 @@ def drag_inputs(
             maps_cache[(height, width)] = maps.flatten(0, 1)
         return maps_cache[(height, width)]
 
-    if drags is None:
+    if drags is None or drag_mask is None:
         return maps_at, None
     keep = drag_mask.repeat_interleave(num_frames, dim=0)  # BT K
     bias = None

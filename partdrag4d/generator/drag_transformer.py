@@ -75,7 +75,7 @@ def transformer_forward(
         transformer.transformer_blocks, transformer.temporal_transformer_blocks, strict=True
     ):
         if torch.is_grad_enabled() and transformer.gradient_checkpointing:
-            hidden_states = transformer._gradient_checkpointing_func(
+            hidden_states = transformer._gradient_checkpointing_func(  # pyright: ignore[reportCallIssue]
                 block, hidden_states, None, context, context_bias, None, kwargs
             )
         else:

@@ -31,13 +31,14 @@ def _load_storage(data: bytes):
     return torch.load(io.BytesIO(data), weights_only=True)
 
 
+# (private names on purpose: they are what the pickles reference)
 _ALLOWED = {
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,  # pyright: ignore[reportAttributeAccessIssue]
     ("torch.storage", "_load_from_bytes"): _load_storage,
     ("numpy", "dtype"): np.dtype,
-    ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,
-    ("numpy._core.multiarray", "scalar"): np._core.multiarray.scalar,
+    ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,  # pyright: ignore[reportAttributeAccessIssue]
+    ("numpy._core.multiarray", "scalar"): np._core.multiarray.scalar,  # pyright: ignore[reportAttributeAccessIssue]
 }
 
 

@@ -8,6 +8,8 @@ diffusers keeps its ``from_single_file``/LoRA loaders apart from the pipelines).
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from diffusers import AutoencoderKLTemporalDecoder, EulerDiscreteScheduler
 from diffusers.models import UNetSpatioTemporalConditionModel
@@ -55,7 +57,8 @@ class DragPipelineLoadersMixin:
         unet = DragUNetSpatioTemporalModel.from_unet(
             unet, num_drags, drag_encoder_channels, drag_pos_embed_dim
         )
-        return cls(unet=unet, **cls.svd_components(svd_path_or_id, torch_dtype, **kwargs))
+        parts = cls.svd_components(svd_path_or_id, torch_dtype, **kwargs)
+        return cls(unet=unet, **parts)  # pyright: ignore[reportCallIssue]
 
     @classmethod
     def from_puppet_master(
@@ -81,8 +84,12 @@ class DragPipelineLoadersMixin:
         """
         hub = {k: kwargs[k] for k in ("revision", "local_files_only", "token") if k in kwargs}
         base = UNetSpatioTemporalConditionModel.load_config(svd_path_or_id, subfolder="unet", **hub)
-        unet, _ = load_puppet_master_unet(checkpoint, dict(base), filename, repo_type, torch_dtype)
-        return cls(unet=unet, **cls.svd_components(svd_path_or_id, torch_dtype, **kwargs))
+        config = cast(dict, base)  # load_config returns the config dict here
+        unet, _ = load_puppet_master_unet(
+            checkpoint, dict(config), filename, repo_type, torch_dtype
+        )
+        parts = cls.svd_components(svd_path_or_id, torch_dtype, **kwargs)
+        return cls(unet=unet, **parts)  # pyright: ignore[reportCallIssue]
 
     @staticmethod
     def svd_components(svd_path_or_id: str, torch_dtype: torch.dtype | None, **kwargs) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import PIL.Image
@@ -281,24 +282,27 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
             image_latents: (B, 4, h, w) unscaled VAE latents of the first frames, used
                 as given (no noise augmentation added).
         """
-        num_frames = num_frames if num_frames is not None else self.unet.config.num_frames
+        num_frames = int(num_frames if num_frames is not None else self.unet.config.num_frames)
         decode_chunk_size = decode_chunk_size if decode_chunk_size is not None else num_frames
-        precomputed = image_embeddings is not None and image_latents is not None
-        if precomputed:
-            image = image_embeddings  # only its batch size is checked
-        self.check_inputs(image, drags, drag_mask, height, width, num_frames)
+        given = None
+        if image_embeddings is not None and image_latents is not None:
+            given = (image_embeddings, image_latents)
+        checked = given[0] if given is not None else image  # only its batch size if given
+        if checked is None:
+            raise ValueError("pass an image, or both image_embeddings and image_latents")
+        self.check_inputs(checked, drags, drag_mask, height, width, num_frames)
 
         device = self._execution_device
         dtype = self.unet.dtype
         do_cfg = max_guidance_scale > 1.0
 
         # 1-2. CLIP embedding and VAE latent of the first frame.
-        if precomputed:
-            image_embeddings = image_embeddings.to(device=device, dtype=dtype)
-            image_latents = image_latents.to(device=device, dtype=dtype)
+        if given is not None:
+            image_embeddings = given[0].to(device=device, dtype=dtype)
+            image_latents = given[1].to(device=device, dtype=dtype)
         else:
             image_embeddings, image_latents = self.encode_conditioning(
-                image, height, width, noise_aug_strength, generator, device
+                checked, height, width, noise_aug_strength, generator, device
             )
             image_embeddings, image_latents = image_embeddings.to(dtype), image_latents.to(dtype)
         batch_size = image_embeddings.shape[0]
@@ -348,8 +352,9 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
         # The drag modulation and token positions depend on the drags only: computed at
         # the first step, reused by the others.
         drag_cache: dict = {}
-        with self.progress_bar(total=num_inference_steps) as progress_bar:
+        with self.progress_bar(total=num_inference_steps) as progress_bar:  # pyright: ignore[reportCallIssue]
             for i, t in enumerate(timesteps):
+                assert latents is not None  # prepare_latents made them
                 model_input = torch.cat([latents] * 2) if do_cfg else latents
                 model_input = self.scheduler.scale_model_input(model_input, t)
                 model_input = torch.cat([model_input, image_latents], dim=2)
@@ -366,7 +371,8 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
                 if do_cfg:
                     uncond, cond = noise_pred.chunk(2)
                     noise_pred = uncond + self.guidance_scale * (cond - uncond)
-                latents = self.scheduler.step(noise_pred, t, latents).prev_sample
+                step = self.scheduler.step(noise_pred, t, latents)
+                latents = cast(torch.Tensor, step.prev_sample)
                 if callback_on_step_end is not None:
                     out = callback_on_step_end(self, i, t, {"latents": latents})
                     latents = out.pop("latents", latents)
@@ -375,9 +381,10 @@ class DragVideoPipeline(DiffusionPipeline, DragPipelineLoadersMixin):
         if output_type == "latent":
             frames = latents
         else:
+            assert latents is not None
             video = self.decode_latents(latents, num_frames, decode_chunk_size)
             frames = self.video_processor.postprocess_video(video=video, output_type=output_type)
         self.maybe_free_model_hooks()
         if not return_dict:
             return (frames,)
-        return DragVideoPipelineOutput(frames=frames)
+        return DragVideoPipelineOutput(frames=frames)  # pyright: ignore[reportArgumentType]

@@ -259,7 +259,7 @@ def load_puppet_master_unet(
     model.set_drag_attn_processors()
     dtype = torch_dtype or next(iter(state.values())).dtype
     if model.dtype != dtype:
-        model = model.to(dtype=dtype)
+        model = model.to(dtype=dtype)  # pyright: ignore[reportCallIssue]
     model.eval()
     logger.info("Puppet-Master checkpoint %s: %s", weights, report.summary())
     return model, report

@@ -8,6 +8,7 @@ resizes the conditioning image to 224 x 224 (as SVD does).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from diffusers import (
@@ -15,6 +16,7 @@ from diffusers import (
     EulerDiscreteScheduler,
     UNetSpatioTemporalConditionModel,
 )
+from torch import nn
 from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection
 
 from partdrag4d.generator.pipeline import DragVideoPipeline
@@ -88,10 +90,10 @@ def tiny_svd_components(cfg: TinyConfig = TinyConfig(), seed: int = 0) -> dict:
     # model: with a 2x VAE a 256^2 generation would run the UNet's attention on 128^2
     # latents (minutes on CPU). 32 channels is the minimum of the VAE's GroupNorm(32).
     vae = AutoencoderKLTemporalDecoder(
-        block_out_channels=list(cfg.vae_block_out_channels),
+        block_out_channels=list(cfg.vae_block_out_channels),  # pyright: ignore[reportArgumentType]
         in_channels=3,
         out_channels=3,
-        down_block_types=["DownEncoderBlock2D"] * len(cfg.vae_block_out_channels),
+        down_block_types=["DownEncoderBlock2D"] * len(cfg.vae_block_out_channels),  # pyright: ignore[reportArgumentType]
         latent_channels=4,
     )
     torch.manual_seed(seed)
@@ -125,7 +127,7 @@ def tiny_drag_pipeline(cfg: TinyConfig = TinyConfig(), seed: int = 0) -> DragVid
     generator = torch.Generator().manual_seed(seed + 1)
     with torch.no_grad():
         for convs in unet.drag_modulations.values():
-            for conv in convs:
+            for conv in cast("list[nn.Conv2d]", convs):
                 conv.weight.normal_(0.0, 0.02, generator=generator)
     pipe = DragVideoPipeline(unet=unet, **components)
     pipe.set_progress_bar_config(disable=True)

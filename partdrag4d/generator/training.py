@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -168,7 +169,7 @@ def save_checkpoint(
             "step": step,
             "generator": generator.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
+            "numpy_rng": _numpy_state_to_tensors(cast(tuple, np.random.get_state())),
             "python_rng": random.getstate(),
         },
         tmp,

@@ -21,6 +21,12 @@ cross-attention reads). Drags enter ``forward`` as normalised trajectories (see
 ``drag_maps``) with a slot mask.
 """
 
+# The UNet's blocks are reached through nn.Module attributes, which torch types as
+# ``Tensor | Module``, and through diffusers' untyped config: pyright cannot follow them.
+# pyright: reportAttributeAccessIssue=false, reportIndexIssue=false
+# pyright: reportGeneralTypeIssues=false, reportArgumentType=false, reportCallIssue=false
+# pyright: reportReturnType=false
+
 from __future__ import annotations
 
 import inspect

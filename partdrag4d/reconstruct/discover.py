@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
+from scipy.spatial import KDTree
 
 from partdrag4d.containers import CameraRig, SceneMesh
 from partdrag4d.reconstruct.joints import JointSelectConfig
@@ -137,7 +137,7 @@ def motion_evidence(
     from partdrag4d.reconstruct.track import foreground
 
     pts, pts_face = surface_samples(mesh, cfg.surface_samples)
-    tree = cKDTree(pts)
+    tree = KDTree(pts)
     F = len(mesh.faces)
     seen, moved = np.zeros(F), np.zeros(F)
     kernel = np.ones((3, 3), np.uint8)
@@ -185,7 +185,7 @@ def candidate_parts(
     # proximity links among at most link_points of them (dense meshes: memory), the
     # others joining the nearest of those
     keep = np.linspace(0, n - 1, min(n, cfg.link_points)).astype(int)
-    tree = cKDTree(mesh.vertices[verts[keep]])
+    tree = KDTree(mesh.vertices[verts[keep]])
     pairs = keep[tree.query_pairs(cfg.link_radius * diag, output_type="ndarray")]
     _, near = tree.query(mesh.vertices[verts])
     pairs = np.concatenate([pairs.reshape(-1, 2), np.stack([np.arange(n), keep[near]], 1)])

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 from jaxtyping import Bool, Float
-from scipy.spatial import cKDTree
+from scipy.spatial import KDTree
 
 from partdrag4d.containers import (
     DragSet,
@@ -37,7 +37,7 @@ def assign_drags(
     if drags.num_drags == 0:
         return np.zeros(0, np.int64)
     labelled = np.nonzero(point_part >= 0)[0]
-    _, nearest = cKDTree(anchors[labelled]).query(drags.points_3d[0])
+    _, nearest = KDTree(anchors[labelled]).query(drags.points_3d[0])
     drag_part = point_part[labelled[nearest]].astype(np.int64)
     path = drags.points_3d  # T D 3
     cost = np.full((len(poses), path.shape[1]), np.inf)

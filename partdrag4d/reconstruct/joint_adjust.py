@@ -97,7 +97,7 @@ def geometry_size(joint_type: JointType) -> int:
 
 def chain_poses(
     parents: tuple[int, ...],
-    lines: list[tuple[JointType, np.ndarray, np.ndarray] | None],
+    lines: list[tuple[JointType, np.ndarray, np.ndarray]],
     values: Float[np.ndarray, "P"],
     scale: Float[np.ndarray, "V P"],
 ) -> Float[np.ndarray, "V P 4 4"]:
@@ -205,16 +205,17 @@ class Chain:
     parameters the adjustment moves, besides the values)."""
 
     parents: tuple[int, ...]
-    kinds: tuple[JointType | None, ...]
-    start: tuple[tuple[np.ndarray, np.ndarray] | None, ...]
-    """(axis, origin) of every part's joint at ``g = 0``."""
+    kinds: tuple[JointType, ...]
+    """Every part's joint type (the base's: fixed)."""
+    start: tuple[tuple[np.ndarray, np.ndarray], ...]
+    """(axis, origin) of every part's joint at ``g = 0`` (the base's: zeros)."""
     offsets: np.ndarray
     """Where each part's numbers begin in ``g`` (P + 1 entries)."""
     scale: Float[np.ndarray, "V P"]
     """Each view's amplitude per part (held)."""
 
-    def lines(self, g: np.ndarray) -> list:
-        out: list = [None]
+    def lines(self, g: np.ndarray) -> list[tuple[JointType, np.ndarray, np.ndarray]]:
+        out = [(JointType.FIXED, *self.start[0])]
         for p in range(1, len(self.parents)):
             a, o = self.start[p]
             d = g[self.offsets[p] : self.offsets[p + 1]]
@@ -290,20 +291,21 @@ def adjust_joints(
     """The model with its joints' lines and values adjusted (module docstring); the
     model itself when disabled or nothing moves."""
     P, T = len(model.parents), frames.shape[1]
-    moving = [p for p in range(1, P) if model.fits[p].type is not JointType.FIXED]
+    moving = [p for p in range(1, P) if model.fit(p).type is not JointType.FIXED]
     if not cfg.enabled or not moving:
         return model
     diag = mesh.bbox_diagonal()
-    kinds = (None,) + tuple(f.type for f in model.fits[1:])
+    kinds = (JointType.FIXED,) + tuple(f.type for f in model.joint_fits)
     sizes = [geometry_size(kinds[p]) if p in moving else 0 for p in range(P)]
     chain = Chain(
         model.parents,
         kinds,
-        (None,) + tuple((f.axis.copy(), f.origin.copy()) for f in model.fits[1:]),
+        ((np.zeros(3), np.zeros(3)),)
+        + tuple((f.axis.copy(), f.origin.copy()) for f in model.joint_fits),
         np.concatenate([[0], np.cumsum(sizes)]).astype(int),
         np.ones((rig.num_views, P)) if model.view_scale is None else model.view_scale,
     )
-    Q = np.stack([np.zeros(T)] + [f.values.astype(float) for f in model.fits[1:]], 1)
+    Q = np.stack([np.zeros(T)] + [f.values.astype(float) for f in model.joint_fits], 1)
     g = np.zeros(int(chain.offsets[-1]))
     h_value = np.array([1e-4 if kinds[p] is JointType.REVOLUTE else 1e-4 * diag for p in moving])
     h_line = np.array([h for p in moving for h in [1e-4] * 2 + [1e-4 * diag] * (sizes[p] - 2)])
@@ -311,7 +313,7 @@ def adjust_joints(
     def as_model() -> Model:
         lines = chain.lines(g)
         fits = [None] + [
-            replace(model.fits[p], axis=lines[p][1], origin=lines[p][2], values=Q[:, p].copy())
+            replace(model.fit(p), axis=lines[p][1], origin=lines[p][2], values=Q[:, p].copy())
             for p in range(1, P)
         ]
         return replace(model, fits=tuple(fits), T_world=compose(model.parents, tuple(fits), T))

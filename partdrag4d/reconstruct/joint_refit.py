@@ -109,10 +109,11 @@ def refine_joint(
         logs = np.r_[-np.sum(p[3 + T :]), p[3 + T :]] if nv else np.zeros(len(views))
         return a, o, q, np.exp(logs)
 
-    use_drags = drag_tracks is not None and drag_tracks.shape[1] > 0 and cfg.tree.drag_weight > 0
-    if use_drags:
+    use = drag_tracks is not None and drag_tracks.shape[1] > 0 and cfg.tree.drag_weight > 0
+    drags = drag_tracks if use else None
+    if drags is not None:
         # Pixels per metre at the drags' start points, averaged over the views.
-        depth = transform_points(obs.Tcw, drag_tracks[0].mean(0)[None])[:, 0, 2]
+        depth = transform_points(obs.Tcw, drags[0].mean(0)[None])[:, 0, 2]
         px_per_m = float(np.mean(obs.K[:, 0, 0] / depth))
 
     def fun(p):
@@ -123,27 +124,25 @@ def refine_joint(
             xy[:, m], _ = project_each(obs.K, obs.Tcw, view[m], transform_points(Tw, X[m]))
         # Invisible observations contribute zero (fixed residual length).
         r = ((xy - uv) * vis[..., None])[1:].ravel()
-        if not use_drags:
+        if drags is None:
             return r
         Tw = T_world_parent @ joint_transforms(fit.type, a, o, q)
-        e = (transform_points(Tw, drag_tracks[0]) - drag_tracks)[1:] * px_per_m
+        e = (transform_points(Tw, drags[0]) - drags)[1:] * px_per_m
         return np.r_[r, np.tile(e.ravel(), cfg.tree.drag_weight)]
 
     # Frame t's value moves only frame t's residuals: all values share one evaluation.
     row_frame = np.repeat(np.arange(1, T), vis.shape[1] * 2)
-    if use_drags:
-        drag_rows = np.repeat(np.arange(1, T), drag_tracks.shape[1] * 3)
+    if drags is not None:
+        drag_rows = np.repeat(np.arange(1, T), drags.shape[1] * 3)
         row_frame = np.r_[row_frame, np.tile(drag_rows, cfg.tree.drag_weight)]
     col_frame = np.r_[np.zeros(4, int), np.arange(1, T), np.zeros(nv, int)]
     jac = FrameJacobian(fun, col_frame, row_frame)
 
     p0 = np.r_[0.0, 0.0, 0.0, 0.0, fit.values[1:], np.zeros(nv)]
-    res = least_squares(
-        jac.fun, p0, jac, loss="soft_l1", f_scale=cfg.proposals.robust_scale_px, max_nfev=100
-    )
-    res = least_squares(
-        jac.fun, res.x, jac, loss="cauchy", f_scale=cfg.proposals.robust_scale_px, max_nfev=100
-    )
+    # (scipy's annotations take ``jac`` for a string only; a callable is documented.)
+    f_scale = cfg.proposals.robust_scale_px
+    res = least_squares(jac.fun, p0, jac, loss="soft_l1", f_scale=f_scale, max_nfev=100)  # pyright: ignore[reportArgumentType]
+    res = least_squares(jac.fun, res.x, jac, loss="cauchy", f_scale=f_scale, max_nfev=100)  # pyright: ignore[reportArgumentType]
     a, o, q, _ = unpack(res.x)
     o = closest_point_on_line(o, a, c) if revolute else c
     if q[np.argmax(np.abs(q))] < 0:

@@ -3,6 +3,7 @@ that turn per-part poses into a kinematic tree (pure functions, no rendering).""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +38,15 @@ class Model:
     """How far each view sees each joint move, as a factor of its values (generated
     views disagree on amplitude); None: every view sees the values themselves."""
 
+    def fit(self, part: int) -> JointFit:
+        """The joint of a part other than the base."""
+        return joint_of(self.fits, part)
+
+    @property
+    def joint_fits(self) -> tuple[JointFit, ...]:
+        """The joints of parts 1..P-1, in part order."""
+        return tuple(joint_of(self.fits, p) for p in range(1, len(self.fits)))
+
     def view_poses(self, view_scale: np.ndarray) -> Float[np.ndarray, "V T P 4 4"]:
         """World poses of every part as each view sees them (values scaled per view)."""
         T = self.T_world.shape[0]
@@ -56,6 +66,14 @@ def fit_motion(fit: JointFit) -> Float[np.ndarray, "T 4 4"]:
     return joint_transforms(fit.type, fit.axis, fit.origin, fit.values)
 
 
+def joint_of(fits: Sequence[JointFit | None], part: int) -> JointFit:
+    """``fits[part]``, which is a joint for every part but the base (index 0)."""
+    fit = fits[part]
+    if fit is None:
+        raise ValueError(f"part {part} has no joint: it is the base")
+    return fit
+
+
 def scaled_fits(fits: tuple[JointFit | None, ...], factors: np.ndarray) -> tuple:
     """The joints with every part's values multiplied by its factor."""
     return tuple(
@@ -67,7 +85,7 @@ def compose(parents: tuple[int, ...], fits: tuple[JointFit | None, ...], T: int)
     """World poses (T, P, 4, 4) of a tree of joints, parents before children."""
     out = np.tile(np.eye(4), (T, len(parents), 1, 1))
     for p in range(1, len(parents)):
-        out[:, p] = out[:, parents[p]] @ fit_motion(fits[p])
+        out[:, p] = out[:, parents[p]] @ fit_motion(joint_of(fits, p))
     return out
 
 
@@ -111,7 +129,8 @@ def joints_from_poses(
     are chosen among the base and lower-indexed parts unless given."""
     T, P = poses.shape[:2]
     T_model = np.tile(np.eye(4), (T, P, 1, 1))
-    par, fits = [-1], [None]
+    par: list[int] = [-1]
+    fits: list[JointFit | None] = [None]
     for p in range(1, P):
         X = part_points(rest, vertex_part, p, max_points)
         pool = range(p) if parents is None else [parents[p]]
@@ -138,13 +157,13 @@ def descendants(parents: tuple[int, ...], part: int) -> set[int]:
 def merge_targets(model: Model, part: int, rest: np.ndarray, most: int) -> list[int]:
     """Where ``part`` may be merged: its parent, then the ``most`` parts (not below it)
     whose vertices come closest to its own."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import KDTree
 
     below = descendants(model.parents, part) | {part, model.parents[part]}
     others = [q for q in range(len(model.parents)) if q not in below]
-    tree = cKDTree(rest[model.vertex_part == part])
+    tree = KDTree(rest[model.vertex_part == part])
     gap = {q: float(tree.query(rest[model.vertex_part == q])[0].min()) for q in others}
-    return [model.parents[part]] + sorted(gap, key=gap.get)[:most]
+    return [model.parents[part]] + sorted(gap, key=gap.__getitem__)[:most]
 
 
 def folded(
@@ -170,7 +189,7 @@ def folded(
     vertex_part, face_part = remap[model.vertex_part], remap[model.face_part]
     refit = {new[p] for p in keep if model.parents[p] == part} | {new[into]} - {0}
     T_world = model.T_world[:, keep]
-    fits = [model.fits[p] for p in keep]
+    fits: list[JointFit | None] = [model.fits[p] for p in keep]
     T_model = np.tile(np.eye(4), (T_world.shape[0], len(keep), 1, 1))
     for i in range(1, len(keep)):
         if i in refit:
@@ -178,8 +197,8 @@ def folded(
             _, fit = fit_parent_joint(
                 T_world[:, i], X, {parents[i]: T_model[:, parents[i]]}, diag, joint_cfg
             )
-            fits[i] = replace(fit, source=fits[i].source)
-        T_model[:, i] = T_model[:, parents[i]] @ fit_motion(fits[i])
+            fits[i] = replace(fit, source=joint_of(fits, i).source)
+        T_model[:, i] = T_model[:, parents[i]] @ fit_motion(joint_of(fits, i))
     scale = None if model.view_scale is None else model.view_scale[:, keep]
     return Model(vertex_part, face_part, parents, tuple(fits), T_model, scale)
 
@@ -188,7 +207,8 @@ def from_articulation(art: Articulation) -> Model:
     """The proposal as a model (its joints keep their recorded source)."""
     index = {n: i for i, n in enumerate(art.part_names)}
     P = len(art.part_names)
-    parents, fits = [-1] * P, [None] * P
+    parents: list[int] = [-1] * P
+    fits: list[JointFit | None] = [None] * P
     sources = art.extras.get("joint_source", {})
     for j in art.joints:
         c = index[j.child]
@@ -203,7 +223,7 @@ def to_articulation(model: Model, template: Articulation) -> Articulation:
     names = ["base"] + [f"part_{i}" for i in range(1, P)]
     joints, source = [], {}
     for i in range(1, P):
-        f = model.fits[i]
+        f = model.fit(i)
         joints.append(
             Joint(
                 name=f"joint_{i}",

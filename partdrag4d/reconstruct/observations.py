@@ -95,14 +95,19 @@ class Observations:
 
 def make_observations(tracks: Tracks, cameras: CameraRig) -> Observations:
     _, first, group = np.unique(tracks.point, return_index=True, return_inverse=True)
-    anchors = tracks.anchors_3d[first]
+    # Points in the lexicographic order of their rest positions, so the result does not
+    # depend on how `track` numbered them.
+    order = np.lexsort(tracks.anchors_3d[first].T[::-1])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    first = first[order]
     return Observations(
         X=tracks.anchors_3d.astype(np.float64),
-        group=group.reshape(-1),
+        group=rank[group.reshape(-1)],
         view=tracks.view,
         uv=tracks.uv.astype(np.float64),
         vis=tracks.visible,
-        anchors=anchors.astype(np.float64),
+        anchors=tracks.anchors_3d[first].astype(np.float64),
         traj=tracks.points_3d[:, first].astype(np.float64),
         K=cameras.K.astype(np.float64),
         Tcw=cameras.T_cam_world.astype(np.float64),

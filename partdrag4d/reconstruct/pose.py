@@ -67,11 +67,11 @@ def refine_pose(
     pose, fun, jac = rigid_problem(T_init, X, uv, view, K, T_cam_world)
     # A convex-ish soft-L1 pass finds the basin, then the redescending loss removes the
     # pull of outliers (e.g. a whole inconsistent view).
-    res = least_squares(
-        fun, np.zeros(6), jac, loss="soft_l1", f_scale=f_scale_px, max_nfev=max_nfev
-    )
+    # (scipy's annotations take ``jac`` for a string only; a callable is documented.)
+    kw = {"f_scale": f_scale_px, "max_nfev": max_nfev}
+    res = least_squares(fun, np.zeros(6), jac, loss="soft_l1", **kw)  # pyright: ignore[reportArgumentType]
     if loss != "soft_l1":
-        res = least_squares(fun, res.x, jac, loss=loss, f_scale=f_scale_px, max_nfev=max_nfev)
+        res = least_squares(fun, res.x, jac, loss=loss, **kw)  # pyright: ignore[reportArgumentType]
     return pose(res.x)
 
 

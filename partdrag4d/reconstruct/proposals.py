@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-from scipy.spatial import cKDTree
+from scipy.spatial import KDTree
 
 from partdrag4d.geometry.se3 import invert_T, kabsch, scale_motion, transform_points
 from partdrag4d.reconstruct.articulate_config import ArticulateConfig
@@ -60,7 +60,7 @@ def triangulated_hypothesis(
     triangulated trajectories."""
     T = obs.traj.shape[0]
     finite = np.isfinite(obs.traj[..., 0])
-    tree = cKDTree(obs.anchors[cand])
+    tree = KDTree(obs.anchors[cand])
     k = min(cfg.proposals.ransac_neighbours, len(cand))
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
     hypotheses = []
@@ -288,7 +288,7 @@ def pnp_hypothesis(
     cand = np.nonzero(remaining & (evidence(obs) > 0))[0]
     if len(cand) < max(cfg.proposals.pnp_patch, cfg.proposals.min_part_points):
         return 0.0, None
-    tree = cKDTree(obs.anchors[cand])
+    tree = KDTree(obs.anchors[cand])
     diag = np.linalg.norm(np.ptp(obs.anchors, axis=0))
     hypotheses = []
     for _ in range(cfg.proposals.pnp_iterations):

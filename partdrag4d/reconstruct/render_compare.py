@@ -98,7 +98,7 @@ def consistent_flow(
 ) -> tuple[Float[np.ndarray, "H W 2"], np.ndarray]:
     """DIS flow from ``a`` to ``b`` and where the flow back from ``b`` returns to within
     ``fb_max_px``."""
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)  # pyright: ignore[reportAttributeAccessIssue]
     fwd = dis.calc(a, b, None)
     bwd = dis.calc(b, a, None)
     h, w = a.shape

@@ -146,7 +146,7 @@ def label_faces(
                 k: float(trimesh.proximity.closest_point(pm, vertices[vi])[1].min())
                 for k, pm in part_mesh.items()
             }
-            best = min(d, key=d.get)
+            best = min(d, key=d.__getitem__)
             v = votes[m].sum(0)
             touching = [k for k in d if d[k] <= d[best] + tol]
             label[m] = int(v.argmax()) if v.sum() > 0 and v.argmax() in touching else best

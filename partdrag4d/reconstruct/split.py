@@ -24,15 +24,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
+from scipy.spatial import KDTree
 
 from partdrag4d.containers import SceneMesh
-from partdrag4d.reconstruct.joints import JointSelectConfig
+from partdrag4d.reconstruct.joints import JointFit, JointSelectConfig
 from partdrag4d.reconstruct.model import (
     Model,
     descendants,
     fit_motion,
     fit_parent_joint,
+    joint_of,
     part_points,
 )
 from partdrag4d.reconstruct.model_score import Score
@@ -194,19 +195,19 @@ def split_model(
     if np.bincount(vertex_part, minlength=P + 1).min() == 0:
         return None
     T_world = np.concatenate([model.T_world, model.T_world[:, :1]], axis=1)
-    fits = list(model.fits) + [None]
+    fits: list[JointFit | None] = [*model.fits, None]
     q = model.parents[part]
     X = part_points(mesh.vertices, vertex_part, part, max_points)
     _, fit = fit_parent_joint(poses[stay], X, {q: T_world[:, q]}, diag, joint_cfg)
-    fits[part] = replace(fit, source=model.fits[part].source)
-    T_world[:, part] = T_world[:, q] @ fit_motion(fits[part])
+    fits[part] = replace(fit, source=model.fit(part).source)
+    T_world[:, part] = T_world[:, q] @ fit_motion(joint_of(fits, part))
     for c in sorted(descendants(model.parents, part)):  # children follow the part
-        T_world[:, c] = T_world[:, model.parents[c]] @ fit_motion(fits[c])
+        T_world[:, c] = T_world[:, model.parents[c]] @ fit_motion(joint_of(fits, c))
     X = part_points(mesh.vertices, vertex_part, P, max_points)
     pool = {k: T_world[:, k] for k in range(P)}
     q_new, fit = fit_parent_joint(poses[move], X, pool, diag, joint_cfg)
     fits[P] = replace(fit, source="render-compare")
-    T_world[:, P] = T_world[:, q_new] @ fit_motion(fits[P])
+    T_world[:, P] = T_world[:, q_new] @ fit_motion(joint_of(fits, P))
     scale = model.view_scale
     if scale is not None:
         scale = np.concatenate([scale, np.ones((len(scale), 1))], axis=1)
@@ -241,7 +242,7 @@ def split_parts(
         return model, model_score
     diag = mesh.bbox_diagonal()
     rep = weld(mesh.vertices, 1e-6 * diag)
-    near = cKDTree(mesh.vertices).query(points.anchors)[1]
+    near = np.asarray(KDTree(mesh.vertices).query(points.anchors)[1])
     tried: set[bytes] = set()  # parts (as vertex sets) whose splits did not pay
     for _ in range(cfg.max_splits):
         trials = []

@@ -233,7 +233,7 @@ def track_points_2d(
     if s > 1:
         gray = [cv2.resize(g, (W * s, H * s), interpolation=cv2.INTER_CUBIC) for g in gray]
     noise = [noise_sigma(g) for g in gray]
-    dis = cv2.DISOpticalFlow_create(_PRESETS[cfg.flow_preset])
+    dis = cv2.DISOpticalFlow_create(_PRESETS[cfg.flow_preset])  # pyright: ignore[reportAttributeAccessIssue]
     dis.setFinestScale(cfg.finest_scale)
     N = len(uv0)
     uv0 = uv0 * s  # corner-origin coordinates scale exactly
@@ -302,9 +302,10 @@ def triangulate_tracks(
     # Normal equations A^T A summed per group: the null vector is the solution.
     M = np.einsum("tni,tnj->tnij", rows_u, rows_u) + np.einsum("tni,tnj->tnij", rows_v, rows_v)
     AtA = np.zeros((T, G, 4, 4))
-    np.add.at(AtA, (slice(None), group), M)
+    # (numpy's annotations of ufunc.at take no tuple of indices: pyright is told below)
+    np.add.at(AtA, (slice(None), group), M)  # pyright: ignore[reportArgumentType]
     count = np.zeros((T, G), int)
-    np.add.at(count, (slice(None), group), visible.astype(int))
+    np.add.at(count, (slice(None), group), visible.astype(int))  # pyright: ignore[reportArgumentType]
     _, vecs = np.linalg.eigh(AtA)
     h = vecs[..., 0]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -316,7 +317,8 @@ def triangulate_tracks(
         xy, z = project_each(cams.K, cams.T_cam_world, view, np.nan_to_num(Xn[t]))
         err[t] = np.where(z > 0, np.linalg.norm(xy - uv[t], axis=-1), np.inf)
     bad = np.zeros((T, G), bool)
-    np.logical_or.at(bad, (slice(None), group), visible & ~(err <= max_reprojection_px))
+    keep = visible & ~(err <= max_reprojection_px)
+    np.logical_or.at(bad, (slice(None), group), keep)  # pyright: ignore[reportArgumentType]
     X[bad] = np.nan
     return X[:, group]
 

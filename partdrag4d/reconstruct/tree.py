@@ -198,7 +198,7 @@ def choose_parents(
         simple = [q for q in res if res[q] <= tol]
         # Without a simple joint, a hinge floating away from the parts costs as much
         # as a residual of the same length.
-        ranked = sorted(simple, key=gap.get) + sorted(
+        ranked = sorted(simple, key=gap.__getitem__) + sorted(
             (q for q in res if q not in simple), key=lambda q: res[q] + gap[q]
         )
         for q in ranked:
@@ -233,7 +233,7 @@ def fold_fragments(
         motion = {
             m: joint_motion(tree.fits[m], obs.anchors[point_part == m]) for m in tree.order[1:]
         }
-        m = min(motion, key=motion.get, default=None)
+        m = min(motion, key=motion.__getitem__, default=None)
         if m is None or motion[m] >= cfg.tree.min_joint_travel * diag:
             return tree, poses, point_part
         own = point_part == m

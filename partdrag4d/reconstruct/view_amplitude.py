@@ -95,7 +95,7 @@ def view_values(
                 m = to_matches([found[p]], track_cfg)
                 if m is None:
                     continue
-                fit = model.fits[p]
+                fit = model.fit(p)
                 T_parent = model.T_world[t, model.parents[p]]
                 step = value_step(fit, T_parent, m, rig, model.T_world[t, p], track_cfg.huber_px)
                 out[v, t, p] = fit.values[t] + step
@@ -119,9 +119,9 @@ def fit_view_scales(
     q = view_values(model, mesh, rig, frames, rast, track_cfg)
     scale = np.ones((V, P))
     for p in range(1, P):
-        if model.fits[p].type is JointType.FIXED:
+        if model.fit(p).type is JointType.FIXED:
             continue
-        shared = model.fits[p].values
+        shared = model.fit(p).values
         for v in range(V):
             ok = np.isfinite(q[v, :, p])
             den = float(np.sum(shared[ok] ** 2))

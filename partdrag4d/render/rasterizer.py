@@ -25,6 +25,10 @@ milliseconds); a rasteriser owns only its buffers, textures and frame-buffers, f
 thread that created them: use a rasteriser from one thread.
 """
 
+# moderngl types ``program[name]`` as a union of uniform, uniform block, attribute and
+# varying, so every ``.value =`` / ``.write`` on a uniform would be flagged.
+# pyright: reportAttributeAccessIssue=false
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -117,7 +121,7 @@ def shared_context() -> moderngl.Context:
     """The process-wide headless EGL context (created on first use)."""
     global _context
     if _context is None:
-        _context = moderngl.create_standalone_context(backend="egl")
+        _context = moderngl.create_standalone_context(backend="egl")  # pyright: ignore[reportArgumentType]
     return _context
 
 
@@ -341,6 +345,7 @@ class Rasterizer:
             self._msaa_fbo.use()
             self._msaa_fbo.clear(*self.cfg.background, 0.0, depth=1.0)
             self._draw()
+            assert self._resolve_fbo is not None  # made with the multisampled one
             ctx.copy_framebuffer(self._resolve_fbo, self._msaa_fbo)
         return self._read()
 

@@ -167,8 +167,9 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def _save_npz(path: Path, compressed: bool = False, **arrays: np.ndarray) -> None:
-    (np.savez_compressed if compressed else np.savez)(path, **arrays)
+def _save_npz(path: Path, arrays: Mapping[str, np.ndarray], compressed: bool = False) -> None:
+    # (pyright reads the names as possibly ``allow_pickle``; they are array names.)
+    (np.savez_compressed if compressed else np.savez)(path, **arrays)  # pyright: ignore[reportArgumentType]
 
 
 def _load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -227,7 +228,7 @@ def save_primitives(primitives: tuple[Primitive, ...], directory: Path) -> None:
             texture = f"texture_{i}.png"
             write_png(p.material.texture, directory / texture)
         meta.append({"material": p.material.name, "texture": texture, "has_uvs": p.uvs is not None})
-    _save_npz(directory / "primitives.npz", **arrays)
+    _save_npz(directory / "primitives.npz", arrays)
     _write_json(directory / "primitives.json", meta)
 
 
@@ -266,7 +267,9 @@ def write_ply(
 
 
 def _save_drags(drags: DragSet, path: Path) -> None:
-    _save_npz(path, points_3d=drags.points_3d, points_2d=drags.points_2d, visible=drags.visible)
+    _save_npz(
+        path, {"points_3d": drags.points_3d, "points_2d": drags.points_2d, "visible": drags.visible}
+    )
 
 
 def _load_drags(path: Path) -> DragSet:
@@ -314,7 +317,7 @@ def _save_gt(gt: GroundTruth, directory: Path) -> None:
         "joint_names": list(gt.joint_names),
     }
     _write_json(directory / "gt.json", doc)
-    _save_npz(directory / "gt.npz", **arrays)
+    _save_npz(directory / "gt.npz", arrays)
 
 
 def _load_gt(directory: Path) -> GroundTruth:
@@ -401,7 +404,7 @@ def _save_video_set(obj: VideoSet, d: Path, cfg: SerializeConfig) -> None:
         },
     )
     save_cameras(obj.cameras, d / "cameras.json")
-    _save_npz(d / "drags.npz", drags_2d=obj.drags_2d, drags_visible=obj.drags_visible)
+    _save_npz(d / "drags.npz", {"drags_2d": obj.drags_2d, "drags_visible": obj.drags_visible})
     for v in range(num_views):
         vd = d / _view_dir(v)
         vd.mkdir(parents=True)
@@ -410,16 +413,11 @@ def _save_video_set(obj: VideoSet, d: Path, cfg: SerializeConfig) -> None:
         if cfg.write_mp4:
             write_mp4(obj.frames[v], d / f"{_view_dir(v)}.mp4", obj.fps)
     if obj.alpha is not None:
-        _save_npz(d / "alpha.npz", compressed=True, alpha=obj.alpha)
+        _save_npz(d / "alpha.npz", {"alpha": obj.alpha}, compressed=True)
     if obj.gt is not None:
         (d / "gt").mkdir()
-        _save_npz(
-            d / "gt" / "render_gt.npz",
-            compressed=True,
-            depth=obj.gt.depth,
-            part_id=obj.gt.part_id,
-            rest_xyz=obj.gt.rest_xyz,
-        )
+        gt = {"depth": obj.gt.depth, "part_id": obj.gt.part_id, "rest_xyz": obj.gt.rest_xyz}
+        _save_npz(d / "gt" / "render_gt.npz", gt, compressed=True)
     if cfg.write_nerfstudio:
         write_nerfstudio(obj, d / "nerfstudio", frames_dir=d / "videos")
     if cfg.write_contact_sheet:
@@ -456,7 +454,7 @@ _TRACK_FIELDS = ("point", "anchors_3d", "view", "uv", "visible", "confidence", "
 
 
 def _save_tracks(obj: Tracks, d: Path, cfg: SerializeConfig) -> None:
-    _save_npz(d / "tracks.npz", **{k: getattr(obj, k) for k in _TRACK_FIELDS})
+    _save_npz(d / "tracks.npz", {k: getattr(obj, k) for k in _TRACK_FIELDS})
 
 
 def _load_tracks(d: Path) -> Tracks:
@@ -502,9 +500,9 @@ def _save_articulation(obj: Articulation, d: Path, cfg: SerializeConfig) -> None
         "extras_dropped": dropped,
     }
     _write_json(d / "articulation.json", doc)
-    _save_npz(d / "articulation.npz", **arrays)
+    _save_npz(d / "articulation.npz", arrays)
     if extra_arrays:
-        _save_npz(d / "extras.npz", **extra_arrays)
+        _save_npz(d / "extras.npz", extra_arrays)
 
 
 def _load_articulation(d: Path) -> Articulation:
@@ -520,7 +518,7 @@ def _load_articulation(d: Path) -> Articulation:
             axis=a[f"joint{i}_axis"],
             origin=a[f"joint{i}_origin"],
             values=a[f"joint{i}_values"],
-            limits=_limits_from_json(j["limits"]),
+            limits=(float(j["limits"][0]), float(j["limits"][1])),
         )
         for i, j in enumerate(doc["joints"])
     )

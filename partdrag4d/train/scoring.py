@@ -110,7 +110,7 @@ def generate(pipe, clip: EvalClip, settings: ScoreSettings, generator) -> np.nda
     T, H, W, _ = clip.frames.shape
     image = torch.from_numpy(clip.frames[0]).permute(2, 0, 1).float()[None] / 255.0
     extra = {}
-    if clip.image_embeddings is not None:
+    if clip.image_embeddings is not None and clip.image_latent is not None:
         extra = {
             "image_embeddings": clip.image_embeddings[None],
             "image_latents": clip.image_latent[None],

@@ -156,6 +156,8 @@ def _glb_pieces(path: Path, part_names: tuple[str, ...]) -> tuple[PartPieceMesh,
         raise InputError(
             path, "file", f"not a readable GLB ({type(err).__name__}: {err})"
         ) from None
+    if not isinstance(scene, trimesh.Scene):
+        raise InputError(path, "file", "holds no scene")
     root_to_gltf = scene.graph[ROOT_NODE_NAME][0] if ROOT_NODE_NAME in scene.graph.nodes else None
     gltf_to_world = np.linalg.inv(root_to_gltf) if root_to_gltf is not None else np.eye(4)
     parents = scene.graph.transforms.parents

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import trimesh
@@ -41,6 +42,16 @@ class ViewerConfig:
     """Port (the next free one is taken when it is busy)."""
     image_size: int = 160
     """Longest side (pixels) of the video frames shown in the camera frustums."""
+
+
+def _rgb(color: np.ndarray) -> tuple[int, int, int]:
+    r, g, b = (int(c) for c in color)
+    return r, g, b
+
+
+def _xyz(point: np.ndarray) -> tuple[float, float, float]:
+    x, y, z = (float(c) for c in point)
+    return x, y, z
 
 
 def _wxyz(matrix: np.ndarray) -> np.ndarray:
@@ -98,8 +109,8 @@ class RunViewer:
             for k, mesh in enumerate(pieces):
                 self.textured.append(scene.add_mesh_trimesh(f"/parts/{name}/textured_{k}", mesh))
             if pieces:
-                merged = trimesh.util.concatenate(pieces)
-                color = tuple(int(c) for c in part_color(np.array(p)))
+                merged = cast(trimesh.Trimesh, trimesh.util.concatenate(pieces))
+                color = _rgb(part_color(np.array(p)))
                 self.coloured.append(
                     scene.add_mesh_simple(
                         f"/parts/{name}/colour",
@@ -118,7 +129,7 @@ class RunViewer:
             parent = self.art.part_names[int(parents[i + 1])]
             start = joint.origin - (half if joint.type is JointType.REVOLUTE else 0.0) * joint.axis
             points = np.stack([start, joint.origin + half * joint.axis])[None].astype(np.float32)
-            color = tuple(int(c) for c in part_color(np.array(i + 1)))
+            color = _rgb(part_color(np.array(i + 1)))
             self.axes.append(
                 self.server.scene.add_line_segments(
                     f"/parts/{parent}/joint_{joint.name}",
@@ -152,10 +163,10 @@ class RunViewer:
         # below the object instead of covering it.
         centre = self.centre
         eye = np.linalg.inv(cams.T_cam_world[0])[:3, 3]
-        self.server.initial_camera.position = tuple(
-            float(x) for x in centre + 1.3 * (eye - centre) + (0.0, 0.0, 0.6 * self.size)
+        self.server.initial_camera.position = _xyz(
+            centre + 1.3 * (eye - centre) + (0.0, 0.0, 0.6 * self.size)
         )
-        self.server.initial_camera.look_at = tuple(float(x) for x in centre)
+        self.server.initial_camera.look_at = _xyz(centre)
         self.server.initial_camera.up = (0.0, 0.0, 1.0)
 
     # ----------------------------------------------------------------- controls

@@ -103,6 +103,29 @@ def _panel_obs(q, amp, noise_px=0.0, seed=0):
 _Z = np.array([0.0, 0.0, 1.0])
 
 
+def test_observations_do_not_depend_on_point_numbering():
+    # Entries are grouped by point id; points are ordered by their rest position, so
+    # renumbering the points changes nothing downstream.
+    rng = np.random.default_rng(1)
+    G, T = 30, 4
+    X = rng.uniform(-0.2, 0.2, (G, 3))
+    point, view = np.tile(np.arange(G), 3), np.repeat(np.arange(3), G)
+    uv = rng.uniform(0.0, 128.0, (T, 3 * G, 2))
+
+    def observations(ids):
+        n = len(ids)
+        tracks = Tracks(
+            ids, X[point], view, uv, np.ones((T, n), bool), np.ones((T, n)), np.zeros((T, n, 3))
+        )
+        return make_observations(tracks, rig(3, 128))
+
+    a = observations(point)
+    b = observations(rng.permutation(G)[point])
+    np.testing.assert_array_equal(a.anchors, b.anchors)
+    np.testing.assert_array_equal(a.group, b.group)
+    np.testing.assert_array_equal(a.anchors[a.group], X[point])
+
+
 def test_per_view_motion_recovers_each_views_amplitude():
     a, o, q = _Z, np.zeros(3), np.linspace(0.0, 0.8, 6)
     amp = np.array([0.85, 1.0, 1.15])
