@@ -1,8 +1,9 @@
 """Progress bars that ``runtime.progress=false`` silences.
 
-tqdm reads ``TQDM_DISABLE`` only when a bar is not given ``disable`` explicitly; every
-bar of the package goes through :func:`bar` so the setting holds everywhere, and
-:func:`silenced` sets the variable for one run only (third-party bars read it too).
+Every bar of the package goes through :func:`bar`, and the diffusion pipeline's bar is
+configured from :func:`disabled`, so the setting holds everywhere. :func:`silenced`
+switches bars off for the block it wraps (a context variable: no process-wide state is
+changed, and a user's own ``TQDM_DISABLE=1`` is honoured as well).
 """
 
 from __future__ import annotations
@@ -10,13 +11,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from tqdm import tqdm
+
+_SILENT: ContextVar[bool] = ContextVar("partdrag4d_progress_silent", default=False)
 
 
 def disabled() -> bool | None:
     """True when progress is switched off; None lets tqdm decide (no bar without a TTY)."""
-    return True if os.environ.get("TQDM_DISABLE", "") not in ("", "0") else None
+    if _SILENT.get() or os.environ.get("TQDM_DISABLE", "") not in ("", "0"):
+        return True
+    return None
 
 
 def bar(*args, **kwargs) -> tqdm:
@@ -28,17 +34,10 @@ def bar(*args, **kwargs) -> tqdm:
 
 @contextmanager
 def silenced(silent: bool = True) -> Iterator[None]:
-    """No progress bars inside the block when ``silent``; the environment is restored
-    on exit."""
-    if not silent:
-        yield
-        return
-    before = os.environ.get("TQDM_DISABLE")
-    os.environ["TQDM_DISABLE"] = "1"
+    """No progress bars inside the block when ``silent``."""
+    token = _SILENT.set(True) if silent else None
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("TQDM_DISABLE", None)
-        else:
-            os.environ["TQDM_DISABLE"] = before
+        if token is not None:
+            _SILENT.reset(token)
