@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 
 from partdrag4d.errors import InputError
@@ -44,6 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        viewer.stop()
+        _stop_within(viewer, STOP_TIMEOUT_S)
     print("partdrag4d view: stopped", flush=True)
     return 0
+
+
+STOP_TIMEOUT_S = 3.0
+"""How long Ctrl-C waits for the server to wind down (viser waits several seconds for
+each open browser connection before it lets go; its threads are daemonic)."""
+
+
+def _stop_within(viewer, seconds: float) -> None:
+    """``viewer.stop()``, given up on after ``seconds``."""
+    stopper = threading.Thread(target=viewer.stop, name="viewer-stop", daemon=True)
+    stopper.start()
+    stopper.join(seconds)

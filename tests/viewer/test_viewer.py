@@ -118,7 +118,8 @@ def test_cli_serves_on_localhost_and_stops_on_ctrl_c(tmp_path, free_port):
             if "partdrag4d view:" in line and " at http://" in line:
                 url = line.split(" at ")[1].split()[0]
         assert url == f"http://127.0.0.1:{free_port}"
-        assert urllib.request.urlopen(url, timeout=10).status == 200
+        with urllib.request.urlopen(url, timeout=10) as page:
+            assert page.status == 200
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0 and "stopped" in out and "Traceback" not in out
