@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
@@ -38,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"partdrag4d view: error: {err}", file=sys.stderr)
         return 2
     viewer = RunViewer(run, ViewerConfig(host=args.host, port=args.port))
+    # Ctrl-C (and a plain ``kill``) stop the server even when the process was started
+    # with SIGINT ignored, as background jobs and some launchers do.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     print(f"partdrag4d view: {run.root} at {viewer.url} (Ctrl-C stops)", flush=True)
     try:
         while True:

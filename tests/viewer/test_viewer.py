@@ -98,7 +98,19 @@ def test_toggles_switch_colours_and_axes(viewer):
         assert not client.shown(axis)
 
 
-def test_cli_serves_on_localhost_and_stops_on_ctrl_c(tmp_path, free_port):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    "stop, started_ignoring_sigint",
+    [(signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, False)],
+    ids=["ctrl_c", "ctrl_c_in_background_job", "kill"],
+)
+def test_cli_serves_on_localhost_and_stops_on_ctrl_c(
+    tmp_path, free_port, stop, started_ignoring_sigint
+):
+    # A background job starts with SIGINT ignored; the viewer still stops on it.
     from run_folders import write_run_folder
 
     root = tmp_path / "run"
@@ -109,6 +121,7 @@ def test_cli_serves_on_localhost_and_stops_on_ctrl_c(tmp_path, free_port):
         stderr=subprocess.STDOUT,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=_ignore_sigint if started_ignoring_sigint else None,
     )
     try:
         url = None
@@ -120,7 +133,7 @@ def test_cli_serves_on_localhost_and_stops_on_ctrl_c(tmp_path, free_port):
         assert url == f"http://127.0.0.1:{free_port}"
         with urllib.request.urlopen(url, timeout=10) as page:
             assert page.status == 200
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 0 and "stopped" in out and "Traceback" not in out
     finally:
