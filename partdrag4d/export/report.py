@@ -207,9 +207,9 @@ def _metrics_table(metrics: Metrics) -> str:
     if not metrics.joints:
         return main
     head = "".join(f"<th>{html.escape(c)}</th>" for c in _JOINT_COLUMNS)
+    docs = [e.to_dict() for e in metrics.joints]
     body = "".join(
-        "<tr>" + "".join(_cell(e.to_dict().get(c, "")) for c in _JOINT_COLUMNS) + "</tr>"
-        for e in metrics.joints
+        "<tr>" + "".join(_cell(d.get(c, "")) for c in _JOINT_COLUMNS) + "</tr>" for d in docs
     )
     return main + f"<h3>joints</h3><table><tr>{head}</tr>{body}</table>"
 
