@@ -12,7 +12,9 @@ re-rendered videos plus a description-length cost per part and joint):
    part) whose motion leaves the smallest joint residual, the joint type by model
    selection (:func:`.joints.select_joint`), composed parents first;
 3. **model selection**: the proposal's joints and the tracked ones are rendered and
-   scored; the better articulation is kept;
+   scored; the better articulation is kept; its faces are then relabelled by the motion
+   that re-renders them best (:mod:`.relabel`) and the parts tracked again, kept while
+   the score drops (again after discovery);
 4. **splitting** (:mod:`.split`): a part whose welded pieces move differently by
    their point tracks is split in two when that lowers the score;
 5. **discovery** (:mod:`.discover`): where the chosen model leaves the videos' motion
@@ -52,6 +54,7 @@ from partdrag4d.reconstruct.model import (
     to_articulation,
 )
 from partdrag4d.reconstruct.model_score import Score, ScoreConfig, score_hypothesis
+from partdrag4d.reconstruct.relabel import RelabelConfig, relabel_parts
 from partdrag4d.reconstruct.render_compare import RenderCompareConfig, track_parts
 from partdrag4d.reconstruct.split import PointTracks, SplitConfig, split_parts
 from partdrag4d.reconstruct.view_amplitude import ViewAmplitudeConfig, fit_view_scales
@@ -74,6 +77,8 @@ class ModelFitConfig:
     """Render-and-compare tracking."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
     """The criterion."""
+    relabel: RelabelConfig = field(default_factory=RelabelConfig)
+    """Faces given to the part whose motion re-renders them best."""
     split: SplitConfig = field(default_factory=SplitConfig)
     """Parts whose pieces move differently, split in two."""
     discover: DiscoverConfig = field(default_factory=DiscoverConfig)
@@ -198,6 +203,20 @@ def fit_model(
             s = score(trial, what)
             return (trial, s) if s.total < model_score.total else (model, model_score)
 
+        def relabelled(model: Model, model_score: Score, what: str) -> tuple[Model, Score]:
+            """Faces relabelled by motion and the parts tracked again, while that scores
+            better."""
+            for _ in range(cfg.relabel.rounds if cfg.relabel.enabled else 0):
+                trial = relabel_parts(model, mesh, rig, frames, rast, cfg.relabel, cfg.score)
+                if trial is None:
+                    break
+                trial = tracked_model(trial, mesh, rig, frames, diag, cfg, joint_cfg)
+                trial, s = with_amplitudes(trial, what)
+                if s.total >= model_score.total:
+                    break
+                model, model_score = trial, s
+            return model, model_score
+
         proposal = from_articulation(art)
         for part in range(len(proposal.parents) - 1, 0, -1):  # a part without vertices
             if not np.any(proposal.vertex_part == part):  # moves nothing: it goes
@@ -207,6 +226,7 @@ def fit_model(
         tracked = tracked_model(proposal, mesh, rig, frames, diag, cfg, joint_cfg)
         candidates = [with_amplitudes(proposal, "proposal"), with_amplitudes(tracked, "tracked")]
         best, best_score = min(candidates, key=lambda c: c[1].total)
+        best, best_score = relabelled(best, best_score, "relabelled")
         best, best_score = split_parts(
             best, best_score, mesh, score, points, cfg.split, cfg.max_joint_points, joint_cfg
         )
@@ -229,6 +249,7 @@ def fit_model(
                 [(grown, grown_score), with_amplitudes(retracked, "tracked again")],
                 key=lambda c: c[1].total,
             )
+            grown, grown_score = relabelled(grown, grown_score, "grown + relabelled")
         best, best_score = adjusted(grown, grown_score, "adjusted")
         if cfg.fold:
             merged, merged_score = merged_model(best, best_score, mesh, diag, score, cfg, joint_cfg)

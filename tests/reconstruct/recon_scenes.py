@@ -1,7 +1,8 @@
 """Tiny textured articulated objects rendered into VideoSets for end-to-end tests.
 
-Built here (not from partdrag4d.assets.procedural) so the reconstruction tests only
-depend on the kinematics and the rasteriser.
+Most are built here (not from partdrag4d.assets.procedural) so the reconstruction
+tests only depend on the kinematics and the rasteriser; :func:`door_video` uses the
+procedural microwave.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import dataclasses
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from partdrag4d.assets.kinematics import posed_mesh
+from partdrag4d.assets.kinematics import forward_kinematics, posed_mesh
+from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
+from partdrag4d.assets.urdf import load_urdf
 from partdrag4d.config import PipelineConfig, RuntimeConfig
 from partdrag4d.containers import (
     ArticulatedAsset,
@@ -24,6 +27,7 @@ from partdrag4d.containers import (
     Material,
     Primitive,
     RenderGT,
+    RigFront,
     SceneInput,
     VideoSet,
 )
@@ -32,6 +36,7 @@ from partdrag4d.reconstruct.articulate import ArticulateConfig
 from partdrag4d.reconstruct.track import TrackConfig
 from partdrag4d.render.rasterizer import Rasterizer, RasterizerConfig
 from partdrag4d.runner import run_stages
+from partdrag4d.scene.cameras import RigConfig, orbit_rig
 
 
 def _texture(rng, n=64):
@@ -247,3 +252,39 @@ def reconstruct(scene: SceneInput, videos: VideoSet, seed: int = 0):
     )
     out = run_stages(cfg, ["track", "articulate"], {"prepare": scene, "generate": videos})
     return out["track"], out["articulate"]
+
+
+def door_video(tmp_path, T: int, degrees: float):
+    """A one-door cabinet (the procedural microwave) opening to ``degrees`` over ``T``
+    frames, seen by three views: (mesh, vertex_part, rig, frames, hinge axis, the door's
+    motion per frame)."""
+    asset = load_urdf(write_procedural(ProceduralConfig("microwave", 2, True), tmp_path))
+    mesh, vertex_link = posed_mesh(asset)
+    joint = asset.movable_joints[0]
+    door = [lk.name for lk in asset.links].index(joint.child)
+    vertex_part = (vertex_link == door).astype(np.int64)
+    rest_pose = forward_kinematics(asset)[joint.child]
+    values = np.radians(np.linspace(0.0, degrees, T)) * np.sign(joint.limits[1])
+    motion = np.stack(
+        [
+            forward_kinematics(asset, {joint.name: q})[joint.child] @ np.linalg.inv(rest_pose)
+            for q in values
+        ]
+    )
+    rig = orbit_rig(
+        RigConfig(num_views=3, width=112, height=112, azimuth_spread_deg=120.0),
+        mesh.bounds(),
+        "z",
+        RigFront(-70.0, 30.0, "config", "test"),
+    )
+    poses = np.stack([np.broadcast_to(np.eye(4), motion.shape), motion], axis=1)
+    frames = render_clips(mesh, vertex_part, rig, poses)
+    axis = forward_kinematics(asset)[joint.parent][:3, :3] @ joint.axis
+    return mesh, vertex_part, rig, frames, axis, motion
+
+
+def hinge_origin(motion: np.ndarray) -> np.ndarray:
+    """A point on the true hinge line (from the last frame's rotation and translation)."""
+    R, t = motion[-1, :3, :3], motion[-1, :3, 3]
+    o, *_ = np.linalg.lstsq(np.eye(3) - R, t, rcond=1e-9)
+    return o

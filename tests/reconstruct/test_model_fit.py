@@ -6,17 +6,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-from recon_scenes import render_clips
+from recon_scenes import door_video, hinge_origin
 
-from partdrag4d.assets.kinematics import forward_kinematics, posed_mesh
-from partdrag4d.assets.procedural import ProceduralConfig, write_procedural
-from partdrag4d.assets.urdf import load_urdf
-from partdrag4d.containers import Articulation, Joint, JointType, RigFront
+from partdrag4d.containers import Articulation, Joint, JointType
 from partdrag4d.geometry.lines import axis_angle_deg
 from partdrag4d.reconstruct.joints import JointFit, JointSelectConfig
 from partdrag4d.reconstruct.model import Model, compose, folded, joints_from_poses
 from partdrag4d.reconstruct.model_fit import ModelFitConfig, fit_model
-from partdrag4d.scene.cameras import RigConfig, orbit_rig
 
 T = 6
 CFG = ModelFitConfig()
@@ -65,33 +61,6 @@ def test_folding_a_chain_link_keeps_the_world_motion_of_its_children():
     assert np.abs(out.T_world[:, 1, :3, :3] - poses[:, 2, :3, :3]).max() < 1e-6
 
 
-def _door_video(tmp_path, degrees: float):
-    """A one-door cabinet opening to ``degrees`` over T frames, seen by three views."""
-    asset = load_urdf(write_procedural(ProceduralConfig("microwave", 2, True), tmp_path))
-    mesh, vertex_link = posed_mesh(asset)
-    joint = asset.movable_joints[0]
-    door = [lk.name for lk in asset.links].index(joint.child)
-    vertex_part = (vertex_link == door).astype(np.int64)
-    rest_pose = forward_kinematics(asset)[joint.child]
-    values = np.radians(np.linspace(0.0, degrees, T)) * np.sign(joint.limits[1])
-    motion = np.stack(
-        [
-            forward_kinematics(asset, {joint.name: q})[joint.child] @ np.linalg.inv(rest_pose)
-            for q in values
-        ]
-    )
-    rig = orbit_rig(
-        RigConfig(num_views=3, width=112, height=112, azimuth_spread_deg=120.0),
-        mesh.bounds(),
-        "z",
-        RigFront(-70.0, 30.0, "config", "test"),
-    )
-    poses = np.stack([np.broadcast_to(np.eye(4), motion.shape), motion], axis=1)
-    frames = render_clips(mesh, vertex_part, rig, poses)
-    axis = forward_kinematics(asset)[joint.parent][:3, :3] @ joint.axis
-    return mesh, vertex_part, rig, frames, axis, motion
-
-
 def _lift(child: str, height: float) -> Joint:
     """A slide of ``child`` straight up from the base by ``height`` over the clip."""
     values = np.linspace(0, height, T)
@@ -131,13 +100,13 @@ def _proposal(mesh, vertex_part, axis, origin, values, extra: np.ndarray | None)
 
 
 def test_fit_model_tracks_the_door_and_folds_a_static_part(tmp_path):
-    mesh, vertex_part, rig, frames, axis, motion = _door_video(tmp_path, 100.0)
+    mesh, vertex_part, rig, frames, axis, motion = door_video(tmp_path, T, 100.0)
     body = np.nonzero(vertex_part == 0)[0]
     extra = body[mesh.vertices[body, 2] > np.quantile(mesh.vertices[body, 2], 0.8)]
     # the proposal's hinge is 12 degrees off and stops at 60 of the 100 degrees
     tilt = np.array([np.sin(np.radians(12.0)), 0.0, 0.0])
     bad_axis = (axis + tilt) / np.linalg.norm(axis + tilt)
-    origin = _hinge_origin(motion)
+    origin = hinge_origin(motion)
     values = np.radians(np.minimum(np.linspace(0, 100.0, T), 60.0))
     art = _proposal(mesh, vertex_part, bad_axis, origin, values, extra)
     out = fit_model(art, mesh, rig, frames, CFG, JCFG)
@@ -152,8 +121,8 @@ def test_fit_model_tracks_the_door_and_folds_a_static_part(tmp_path):
 
 
 def test_fit_model_keeps_a_proposal_that_already_explains_the_video(tmp_path):
-    mesh, vertex_part, rig, frames, axis, motion = _door_video(tmp_path, 40.0)
-    origin = _hinge_origin(motion)
+    mesh, vertex_part, rig, frames, axis, motion = door_video(tmp_path, T, 40.0)
+    origin = hinge_origin(motion)
     values = np.radians(np.linspace(0, 40.0, T))
     art = _proposal(mesh, vertex_part, axis, origin, values, None)
     out = fit_model(art, mesh, rig, frames, CFG, JCFG)
@@ -162,17 +131,10 @@ def test_fit_model_keeps_a_proposal_that_already_explains_the_video(tmp_path):
     assert abs(np.degrees(np.abs(out.joints[0].values).max()) - 40.0) < 1.0
 
 
-def _hinge_origin(motion: np.ndarray) -> np.ndarray:
-    """A point on the true hinge line (from the last frame's rotation and translation)."""
-    R, t = motion[-1, :3, :3], motion[-1, :3, 3]
-    o, *_ = np.linalg.lstsq(np.eye(3) - R, t, rcond=1e-9)
-    return o
-
-
 def test_a_proposed_part_without_vertices_is_dropped(tmp_path):
-    mesh, vertex_part, rig, frames, axis, motion = _door_video(tmp_path, 40.0)
+    mesh, vertex_part, rig, frames, axis, motion = door_video(tmp_path, T, 40.0)
     values = np.radians(np.linspace(0, 40.0, T))
-    art = _proposal(mesh, vertex_part, axis, _hinge_origin(motion), values, None)
+    art = _proposal(mesh, vertex_part, axis, hinge_origin(motion), values, None)
     ghost = _lift("part_2", 0.1)
     art = dataclasses.replace(
         art,

@@ -181,6 +181,16 @@ def _objects(args) -> list[tuple[str, str, int]]:
     return objs + [("arm", a, 0) for a in ARMS]
 
 
+def _selected(args) -> list[tuple[str, str, int]]:
+    """The main run's objects: the suite's, or only those ``--objects`` names
+    (``NAME:SEED``, or ``NAME`` for all seeds of a family, category or arm)."""
+    objs = _objects(args)
+    if not args.objects:
+        return objs
+    wanted = set(args.objects)
+    return [o for o in objs if o[1] in wanted or f"{o[1]}:{o[2]}" in wanted]
+
+
 def _parse_object(text: str) -> tuple[str, str, int]:
     """``family:seed``, ``category:seed`` or an arm name, as in ``--sweep-objects``."""
     from partdrag4d.assets.procedural import CATEGORIES
@@ -195,7 +205,7 @@ def make_jobs(args) -> list[Job]:
     common = dict(size=args.size, frames=args.frames, max_moving=moving, front=args.rig_front)
     jobs: list[Job] = []
     for d in [0.0] if args.no_degraded else [0.0, 1.0]:
-        for src, name, seed in _objects(args):
+        for src, name, seed in _selected(args):
             jobs.append(Job(src, name, seed, args.views, degrade_scale=d, tag="main", **common))
     sweep = args.sweep_objects or (
         ["cabinet:0", "laptop:0", "microwave:0"]
@@ -221,6 +231,9 @@ def main() -> None:
     ap.add_argument("--views-sweep", nargs="*", type=int, default=[1, 2, 4, 8])
     ap.add_argument(
         "--sweep-objects", nargs="*", default=None, help="NAME:SEED of the sweeps' objects"
+    )
+    ap.add_argument(
+        "--objects", nargs="*", default=None, help="NAME or NAME:SEED: run only these objects"
     )
     ap.add_argument("--no-degraded", action="store_true", help="skip the degraded main run")
     ap.add_argument(
