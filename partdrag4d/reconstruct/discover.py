@@ -8,12 +8,18 @@ pixels, whose rest-state surface point is known:
 - **flow**: dense flow from the render to the frame, kept where it is consistent
   forwards and backwards and the render has texture, longer than ``residual_px``;
 - **silhouette**: the render shows the object where the frame shows background (the
-  surface moved away: this is what a plain part gives).
+  surface moved away);
+- **colour**: where the flow says nothing (plain or inconsistent pixels), the render's
+  colour differs from the frame's by more than ``colour_residual`` after matching the
+  levels (a plain part that moved shows what was behind it: this is what a plain lid
+  gives, whose silhouette hardly changes).
 
 Each face counts the render pixels that fall on it (mapped through points spread over
 the surface) and how many of them moved unexplained. Faces where most did, grouped with
 neighbours closer than ``link_radius``, are candidate parts, and so are the whole
-welded components such a group lies on (what a proposal mislabelled moves with it);
+welded components such a group lies on (what a proposal mislabelled moves with it) and
+every welded component that moves unexplained as a whole, ranked by net evidence
+(unexplained minus explained pixels);
 proposed parts lying wholly inside a candidate are its mislabelled pieces and give way.
 A candidate is tracked by render-and-compare with the rest of the model held, hung from
 the parent (the base or any part) relative to which a joint explains it best, and
@@ -39,6 +45,7 @@ from partdrag4d.reconstruct.model_score import Score
 from partdrag4d.reconstruct.render_compare import (
     RenderCompareConfig,
     consistent_flow,
+    match_levels,
     matched_gray,
     structure_tensor,
     track_parts,
@@ -67,6 +74,10 @@ class DiscoverConfig:
     """Render pixels this close to the silhouette are left out (mixed surfaces)."""
     fb_max_px: float = 1.0
     """Forward-backward flow consistency (pixels)."""
+    colour_residual: float = 40.0
+    """A plain pixel moved unexplained when the render's colour and the frame's (levels
+    matched per channel, lightly blurred) are further apart than this (RGB distance,
+    0-255 levels; pixel noise of 2 % gives about 12)."""
     background_threshold: int = 12
     """A frame pixel is background when its colour is within this of the border's."""
     surface_samples: int = 30000
@@ -81,10 +92,11 @@ class DiscoverConfig:
     """Most vertices linked by proximity (evenly spaced; the others join the nearest)."""
     min_evidence: int = 50
     """Smallest candidate: pixels (over all views and frames) moving unexplained."""
-    track_size: int = 128
+    track_size: int = 256
     """Candidates are tracked at most this many pixels on the image's long side (never
     enlarged): they only need to be good enough to be scored, at full size; a kept
-    model is tracked again at full size."""
+    model is tracked again at full size. Much smaller loses plain parts (a plain lid
+    opening 102 degrees, tracked at 128 px, spun away)."""
 
 
 def downsized(rig: CameraRig, frames: np.ndarray, longest: int) -> tuple[CameraRig, np.ndarray]:
@@ -122,6 +134,16 @@ def surface_samples(mesh: SceneMesh, count: int) -> tuple[np.ndarray, np.ndarray
     return pts, np.concatenate([face, np.arange(len(F))])
 
 
+def colour_off(render: np.ndarray, frame: np.ndarray, mask: np.ndarray, cfg: DiscoverConfig):
+    """Pixels where the render's colour and the frame's differ by more than
+    ``cfg.colour_residual`` (each frame channel's levels matched to the render's over
+    ``mask``; both blurred by one pixel against noise)."""
+    a = cv2.GaussianBlur(render.astype(np.float64), (0, 0), 1.0)
+    b = cv2.GaussianBlur(frame.astype(np.float64), (0, 0), 1.0)
+    b = np.stack([match_levels(a[..., c], b[..., c], mask) for c in range(3)], -1)
+    return np.linalg.norm(a - b, axis=-1) > cfg.colour_residual
+
+
 def motion_evidence(
     model: Model,
     mesh: SceneMesh,
@@ -154,11 +176,12 @@ def motion_evidence(
             textured = np.trace(st, axis1=-2, axis2=-1) >= cfg.min_gradient**2
             valid = inner & ok & textured & ~gone
             fast = valid & (np.linalg.norm(flow, axis=-1) > cfg.residual_px)
-            look = valid | gone
+            off = inner & ~valid & ~gone & colour_off(out.rgb, frames[v, t], inner, cfg)
+            look = valid | gone | off
             _, idx = tree.query(out.rest_xyz[look].astype(np.float64))
             face = pts_face[idx]
             seen += np.bincount(face, minlength=F)
-            moved += np.bincount(face, (fast | gone)[look].astype(np.float64), minlength=F)
+            moved += np.bincount(face, (fast | gone | off)[look].astype(np.float64), minlength=F)
     return seen, moved
 
 
@@ -204,19 +227,31 @@ def candidate_parts(
     group_of = np.full(mesh.num_vertices, -1)
     group_of[verts] = vgroup
     fgroup = group_of[faces[idx, 0]]
-    out, weight = [], []
+    masks = []
     for g in np.unique(fgroup):
         mask = np.zeros(F, bool)
         mask[idx[fgroup == g]] = True
-        if moved[mask].sum() < cfg.min_evidence:
-            continue
         # also the whole welded components it lies on (what a proposal mislabelled
         # moves with it), unless that is the whole object
         grown = np.isin(comp, comp[mask])
-        variants = [mask] + ([grown] if mask.sum() < grown.sum() < F else [])
-        out.append(variants)
-        weight.append(moved[mask].sum())
-    return [m for i in np.argsort(weight)[::-1] for m in out[i]]
+        masks += [mask] + ([grown] if mask.sum() < grown.sum() < F else [])
+    # and every welded piece that moves unexplained as a whole, on its own (a lid
+    # touching the body it opens from is linked to it by proximity above)
+    masks += [comp == c for c in np.nonzero(whole)[0]]
+    return ranked(masks, seen, moved, cfg.min_evidence)
+
+
+def ranked(masks: list[np.ndarray], seen: np.ndarray, moved: np.ndarray, min_evidence: int):
+    """Distinct face masks with at least ``min_evidence`` unexplained pixels, by their net
+    evidence (unexplained minus explained pixels: a candidate that takes in parts the
+    model explains ranks below the region itself)."""
+    out, net = {}, {}
+    for mask in masks:
+        key = mask.tobytes()
+        if key in out or moved[mask].sum() < min_evidence or mask.all():
+            continue
+        out[key], net[key] = mask, 2 * moved[mask].sum() - seen[mask].sum()
+    return [out[k] for k in sorted(out, key=lambda k: -net[k])]
 
 
 def with_part(
