@@ -18,9 +18,8 @@ Each face counts the render pixels that fall on it (mapped through points spread
 the surface) and how many of them moved unexplained. Faces where most did, grouped with
 neighbours closer than ``link_radius``, are candidate parts, and so are the whole
 welded components such a group lies on (what a proposal mislabelled moves with it) and
-every welded component with ``min_evidence`` unexplained pixels (a small part turning a
-little moves unexplained only at its far end), ranked by net evidence (unexplained minus
-explained pixels);
+every welded component that moves unexplained as a whole, ranked by net evidence
+(unexplained minus explained pixels);
 proposed parts lying wholly inside a candidate are its mislabelled pieces and give way.
 A candidate is tracked by render-and-compare with the rest of the model held, hung from
 the parent (the base or any part) relative to which a joint explains it best, and
@@ -200,13 +199,9 @@ def candidate_parts(
     comp_moved = np.bincount(comp, moved, minlength=ncomp)
     whole = (comp_seen >= cfg.min_seen) & (comp_moved >= cfg.min_ratio * comp_seen)
     face_new |= whole[comp]
-    # every welded piece with unexplained pixels is a candidate on its own: a lid
-    # touching the body it opens from is linked to it by proximity below, and a small
-    # part turning a little moves unexplained only at its far end
-    pieces = [comp == c for c in np.nonzero(comp_moved >= cfg.min_evidence)[0]]
     idx = np.nonzero(face_new)[0]
     if len(idx) == 0:
-        return ranked(pieces, seen, moved, cfg.min_evidence)
+        return []
     # group the new faces: shared welded vertices or vertices closer than link_radius
     verts = np.unique(faces[idx])
     n = len(verts)
@@ -240,7 +235,10 @@ def candidate_parts(
         # moves with it), unless that is the whole object
         grown = np.isin(comp, comp[mask])
         masks += [mask] + ([grown] if mask.sum() < grown.sum() < F else [])
-    return ranked(masks + pieces, seen, moved, cfg.min_evidence)
+    # and every welded piece that moves unexplained as a whole, on its own (a lid
+    # touching the body it opens from is linked to it by proximity above)
+    masks += [comp == c for c in np.nonzero(whole)[0]]
+    return ranked(masks, seen, moved, cfg.min_evidence)
 
 
 def ranked(masks: list[np.ndarray], seen: np.ndarray, moved: np.ndarray, min_evidence: int):

@@ -85,15 +85,3 @@ def test_discovery_adds_the_plain_door_as_a_hinged_part(plain_door):
     assert out.fit(1).type.value == "revolute"
     assert abs(abs(out.fit(1).axis[2]) - 1.0) < 0.02  # the hinge is vertical
     assert out_score.total < 0.5 * start.total
-
-
-def test_a_piece_moving_unexplained_only_in_places_is_a_candidate(plain_door):
-    """A small part turning a little moves unexplained only at its far end: its welded
-    piece is tried once its unexplained pixels reach ``min_evidence``, not before."""
-    mesh, _, _, door = plain_door
-    seen = np.full(len(mesh.faces), 1000.0)
-    cfg = DiscoverConfig(min_evidence=50)
-    few = np.where(door, 60.0 / door.sum(), 0.0)  # 6 % of the door's pixels, 60 in all
-    (first, *_) = candidate_parts(mesh, seen, few, mesh.bbox_diagonal(), cfg)
-    assert np.array_equal(first, door)
-    assert candidate_parts(mesh, seen, few / 2, mesh.bbox_diagonal(), cfg) == []
