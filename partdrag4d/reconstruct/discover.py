@@ -134,7 +134,9 @@ def surface_samples(mesh: SceneMesh, count: int) -> tuple[np.ndarray, np.ndarray
     return pts, np.concatenate([face, np.arange(len(F))])
 
 
-def colour_off(render: np.ndarray, frame: np.ndarray, mask: np.ndarray, cfg: DiscoverConfig):
+def colour_off(
+    render: np.ndarray, frame: np.ndarray, mask: np.ndarray, cfg: DiscoverConfig
+) -> np.ndarray:
     """Pixels where the render's colour and the frame's differ by more than
     ``cfg.colour_residual`` (each frame channel's levels matched to the render's over
     ``mask``; both blurred by one pixel against noise)."""
@@ -188,7 +190,7 @@ def motion_evidence(
 def candidate_parts(
     mesh: SceneMesh, seen: np.ndarray, moved: np.ndarray, diag: float, cfg: DiscoverConfig
 ) -> list[np.ndarray]:
-    """Face sets (boolean masks) of candidate parts, most evidence first."""
+    """Face sets (boolean masks) of candidate parts, most net evidence first."""
     faces = mesh.faces
     F = len(faces)
     face_new = (seen >= cfg.min_seen) & (moved >= cfg.min_ratio * seen)
@@ -241,7 +243,9 @@ def candidate_parts(
     return ranked(masks, seen, moved, cfg.min_evidence)
 
 
-def ranked(masks: list[np.ndarray], seen: np.ndarray, moved: np.ndarray, min_evidence: int):
+def ranked(
+    masks: list[np.ndarray], seen: np.ndarray, moved: np.ndarray, min_evidence: int
+) -> list[np.ndarray]:
     """Distinct face masks with at least ``min_evidence`` unexplained pixels, by their net
     evidence (unexplained minus explained pixels: a candidate that takes in parts the
     model explains ranks below the region itself)."""
