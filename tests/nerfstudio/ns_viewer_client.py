@@ -81,25 +81,26 @@ class NerfstudioViewerClient:
             time.sleep(0.05)
         raise TimeoutError("ns-viewer did not send what was expected")
 
-    def next_image(
-        self, timeout: float = 120.0, quiet: float = 2.0, side: int | None = None
-    ) -> np.ndarray:
-        """The last image once the viewer stopped sending new ones for ``quiet`` s (and,
-        with ``side``, once it is that many pixels high: the viewer renders a coarse
-        image first and the full one after, later on a loaded machine)."""
+    def next_image(self, side: int, timeout: float = 120.0, quiet: float = 2.0) -> np.ndarray:
+        """The first image ``side`` pixels high that the viewer sends after this call and
+        follows with no other for ``quiet`` s: the viewer sends a coarse image first (of a
+        height it picks from its render speed) and one at "Max res" once the view is still,
+        later on a loaded machine, and an image it was rendering may still come in."""
         end = time.monotonic() + timeout
-        count, since = len(self.images), time.monotonic()
+        start = len(self.images)
+        count, since = start, time.monotonic()
         while time.monotonic() < end:
             time.sleep(0.1)
             if len(self.images) != count:
                 count, since = len(self.images), time.monotonic()
             elif (
-                count
+                count > start
                 and time.monotonic() - since > quiet
-                and (side is None or self.images[-1].shape[0] == side)
+                and self.images[-1].shape[0] == side
             ):
                 return self.images[-1]
-        raise TimeoutError(f"ns-viewer rendered no image (of height {side})")
+        heights = [image.shape[0] for image in self.images[start:]]
+        raise TimeoutError(f"ns-viewer sent no image {side} px high (it sent {heights})")
 
     def close(self) -> None:
         self.ws.close()

@@ -22,6 +22,7 @@ from run_folders import write_run_folder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 VENV = Path(os.environ.get("PARTDRAG4D_NERFSTUDIO", REPO / ".venv-nerfstudio")).resolve()
+SIDE = 64  # "Max res" set in the viewer (its least), the height of a still view's image
 SCALE = 10.0  # nerfstudio's viewer draws the scene x10 (VISER_NERFSTUDIO_SCALE_RATIO)
 
 
@@ -112,17 +113,12 @@ def test_train_then_view_with_time_and_joint_sliders(ns_bin, tmp_path):
         T_cam_world = np.array(cams["views"][0]["T_cam_world"])
         fov = 2 * np.arctan(cams["height"] / (2 * K48[1, 1]))
         client.send_camera(np.linalg.inv(T_cam_world), fov, 1.0, SCALE)
-        at_0 = client.next_image()
+        client.move("Max res", SIDE)  # the still view's image: SIDE x SIDE (aspect 1)
+        at_0 = client.next_image(SIDE)
         client.move("Time", 1.0)
-        at_1 = client.next_image()
-        full = max(at_0.shape[0], at_1.shape[0])
-        if at_0.shape[0] != full:  # the first image was the coarse one: render t = 0 again
-            client.move("Time", 0.0)
-            at_0 = client.next_image(side=full)
-            client.move("Time", 1.0)
-            at_1 = client.next_image(side=full)
+        at_1 = client.next_image(SIDE)
         client.move("joints follow time", False)  # the joint sliders take over (all at 0)
-        by_hand = client.next_image(side=full)
+        by_hand = client.next_image(SIDE)
     finally:
         if client is not None:
             client.close()
