@@ -25,7 +25,7 @@ from omegaconf import MISSING
 from partdrag4d.config_checks import OneOf, Range
 from partdrag4d.export.bundle import ExportConfig
 from partdrag4d.generate import GeneratorConfig
-from partdrag4d.generate.diffusion_backend import PuppetMasterGeneratorConfig
+from partdrag4d.generate.diffusion_config import PuppetMasterGeneratorConfig
 from partdrag4d.generate.files_backend import FilesGeneratorConfig
 from partdrag4d.generate.render_backend import RenderGeneratorConfig
 from partdrag4d.reconstruct.articulate import ArticulateConfig

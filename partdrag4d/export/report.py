@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import ClassVar
 
 import cv2
-import matplotlib
 import numpy as np
 from jaxtyping import Float, Int, UInt8
 from PIL import Image
 
 from partdrag4d.assets.kinematics import move_vertices
+from partdrag4d.config_checks import FRACTION, Range
 from partdrag4d.containers import (
     Articulation,
     JointMetrics,
@@ -47,11 +47,6 @@ from partdrag4d.geometry.camera import project
 from partdrag4d.render.rasterizer import Rasterizer
 from partdrag4d.store.video_io import write_mp4
 from partdrag4d.viz import contact_sheet, draw_drags
-
-matplotlib.use("Agg")  # headless: no display on CI machines
-import matplotlib.pyplot as plt  # noqa: E402
-
-from partdrag4d.config_checks import FRACTION, Range
 
 NO_MOVING_PART = "No moving part found: the object is exported as a single static part."
 
@@ -160,6 +155,11 @@ def draw_joint_axes(
 def _joint_plot(art: Articulation) -> UInt8[np.ndarray, "h w 3"]:
     """Joint value per frame: one panel per unit present (rad for revolute, m for
     prismatic), each joint in its child part's colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on CI machines
+    import matplotlib.pyplot as plt  # imported here: it takes a second the CLI rarely needs
+
     movable = [j for j in art.joints if j.type is not JointType.FIXED]
     units = sorted({"rad" if j.type is JointType.REVOLUTE else "m" for j in movable})
     fig, axes = plt.subplots(1, len(units), figsize=(4.5 * len(units), 3), dpi=100)

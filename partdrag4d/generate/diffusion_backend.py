@@ -13,19 +13,25 @@ backend's, without alpha or ground truth. Never reads ``scene.gt``.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import ClassVar
 
 import cv2
 import numpy as np
 import torch
 
-from partdrag4d.config_checks import FRACTION, OneOf, Range
 from partdrag4d.containers import SceneInput, VideoSet
 from partdrag4d.errors import InputError
-from partdrag4d.generate import GeneratorConfig
+from partdrag4d.generate.diffusion_config import PuppetMasterConfig, PuppetMasterGeneratorConfig
 from partdrag4d.generator.drag_maps import pixels_to_normalized
 from partdrag4d.progress import bar, disabled
+
+__all__ = [
+    "PuppetMasterConfig",
+    "PuppetMasterGeneratorConfig",
+    "generate_diffusion",
+    "generate_puppet_master",
+    "load_pipeline",
+    "select_view_drags",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,57 +43,6 @@ _HOW_TO_GET_WEIGHTS = (
     "(e.g. made by `python tools/make_tiny_drag_model.py DIR` for a tiny random model, or "
     "by tools/train_drag_model.py) or to a hub id of such a pipeline"
 )
-
-
-@dataclass
-class PuppetMasterConfig:
-    """Settings of the drag-conditioned diffusion backend."""
-
-    CHECKS: ClassVar[dict] = {
-        "dtype": OneOf(("float32", "float16", "bfloat16")),
-        "num_inference_steps": Range(1, 1000, integer=True),
-        "height": Range(64, 2048, integer=True, multiple_of=64),
-        "width": Range(64, 2048, integer=True, multiple_of=64),
-        "fps": Range(1, 120, integer=True),
-        "motion_bucket_id": Range(0, 1023, integer=True),
-        "noise_aug_strength": FRACTION,
-        "decode_chunk_size": Range(1, 1000, integer=True),
-        "views_per_batch": Range(1, 64, integer=True),
-    }
-    RELATIONS: ClassVar[tuple] = (("min_guidance_scale", "<=", "max_guidance_scale"),)
-
-    model_path: str = ""
-    """Local folder or hub id of a saved ``DragVideoPipeline``."""
-    device: str = "cpu"
-    """Torch device to run on ("cpu", "cuda", "cuda:1", ...)."""
-    dtype: str = "float32"
-    """Model dtype: "float32", "float16" or "bfloat16"."""
-    num_inference_steps: int = 25
-    """Euler denoising steps."""
-    min_guidance_scale: float = 1.0
-    """Guidance on the first frame (linear ramp to the last)."""
-    max_guidance_scale: float = 3.0
-    """Guidance on the last frame."""
-    height: int = 256
-    """Generation height in pixels (frames are resized to the camera size after)."""
-    width: int = 256
-    """Generation width in pixels."""
-    fps: int = 7
-    """Frame-rate conditioning of the model (SVD conditioning, not the output fps)."""
-    motion_bucket_id: int = 127
-    """Motion conditioning."""
-    noise_aug_strength: float = 0.02
-    """Noise added to the conditioning image."""
-    decode_chunk_size: int = 14
-    """Frames per VAE decode call."""
-    views_per_batch: int = 4
-    """Views generated together in one pipeline call."""
-    cpu_offload: bool = False
-    """Keep each model on the CPU until it runs (diffusers' model CPU offload, needs a
-    CUDA ``device``): the UNet, the VAE and the CLIP encoder never share the GPU."""
-    forward_chunking: bool = False
-    """Run the UNet's feed-forward layers one frame (spatial) or one pixel (temporal) at a
-    time, as diffusers' SVD pipeline offers: lower peak memory at full size."""
 
 
 def load_pipeline(cfg: PuppetMasterConfig):
@@ -231,10 +186,3 @@ def generate_diffusion(
     """The stage entry: one clip per view, the diffusion noise seeded from ``rng``."""
     generator = torch.Generator(device="cpu").manual_seed(int(rng.integers(2**62)))
     return generate_puppet_master(cfg, scene, generator)
-
-
-@dataclass
-class PuppetMasterGeneratorConfig(PuppetMasterConfig, GeneratorConfig):
-    """The drag-conditioned video diffusion model (fields: PuppetMasterConfig)."""
-
-    _target_: str = "partdrag4d.generate.diffusion_backend.generate_diffusion"
