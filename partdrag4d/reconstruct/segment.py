@@ -130,22 +130,23 @@ def label_faces(
     # Components nothing reaches (a drawer's tray hidden inside the carcass) take the
     # part of the labelled surface they come closest to: the tray touches its own
     # drawer front, while it only faces the carcass across a gap. Among parts touching
-    # it equally (a hinge knuckle between two arms), its few votes decide.
+    # it equally (a hinge knuckle between two arms), its few votes decide. One query for
+    # all their vertices: each finds its nearest labelled face, and a part's distance to
+    # a component is the least over the vertices it is nearest to.
     li = np.nonzero(label >= 0)[0]
     unreached = np.unique(comp[label < 0])
     if len(li) and len(unreached):
-        part_mesh = {
-            k: trimesh.Trimesh(vertices, faces[li[label[li] == k]], process=False)
-            for k in np.unique(label[li])
-        }
+        labelled = trimesh.Trimesh(vertices, faces[li], process=False)
+        vi = np.unique(faces[np.isin(comp, unreached)])
+        _, vdist, vtri = trimesh.proximity.closest_point(labelled, vertices[vi])
+        vpart = label[li][vtri]
+        row = np.full(len(vertices), -1)
+        row[vi] = np.arange(len(vi))
         tol = cfg.surface_tolerance * diag
         for c in unreached:
             m = np.nonzero(comp == c)[0]
-            vi = np.unique(faces[m])
-            d = {
-                k: float(trimesh.proximity.closest_point(pm, vertices[vi])[1].min())
-                for k, pm in part_mesh.items()
-            }
+            rows = row[np.unique(faces[m])]
+            d = {int(k): float(vdist[rows][vpart[rows] == k].min()) for k in np.unique(vpart[rows])}
             best = min(d, key=d.__getitem__)
             v = votes[m].sum(0)
             touching = [k for k in d if d[k] <= d[best] + tol]
