@@ -37,12 +37,15 @@ $(VALIDATORS): tools/validators/package.json
 demo: system $(STAMP)
 	$(VENV)/bin/partdrag4d $(ARGS)
 
+# Test files run on TEST_JOBS processes (pytest-xdist; one file stays on one process, so
+# its module fixtures run once); TEST_JOBS=0 runs them in this process, one by one.
+TEST_JOBS ?= 2
 test: SYSTEM_NEEDS = --test
 test: system $(STAMP) $(VALIDATORS) $(NS_STAMP)
 	$(VENV)/bin/ruff check partdrag4d tests tools plugins
 	$(VENV)/bin/ruff format --check partdrag4d tests tools plugins
 	tools/validators/node_modules/.bin/pyright --pythonpath $(VENV)/bin/python
-	PARTDRAG4D_NERFSTUDIO=$(NS_VENV) $(VENV)/bin/pytest $(PYTEST_ARGS)
+	PARTDRAG4D_NERFSTUDIO=$(NS_VENV) $(VENV)/bin/pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(STAMP) $(VALIDATORS)
 	$(VENV)/bin/ruff check --fix partdrag4d tests tools plugins
