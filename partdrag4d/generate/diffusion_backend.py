@@ -20,18 +20,9 @@ import torch
 
 from partdrag4d.containers import SceneInput, VideoSet
 from partdrag4d.errors import InputError
-from partdrag4d.generate.diffusion_config import PuppetMasterConfig, PuppetMasterGeneratorConfig
+from partdrag4d.generate.diffusion_config import PuppetMasterConfig
 from partdrag4d.generator.drag_maps import pixels_to_normalized
 from partdrag4d.progress import bar, disabled
-
-__all__ = [
-    "PuppetMasterConfig",
-    "PuppetMasterGeneratorConfig",
-    "generate_diffusion",
-    "generate_puppet_master",
-    "load_pipeline",
-    "select_view_drags",
-]
 
 log = logging.getLogger(__name__)
 

@@ -138,15 +138,15 @@ def label_faces(
     if len(li) and len(unreached):
         labelled = trimesh.Trimesh(vertices, faces[li], process=False)
         vi = np.unique(faces[np.isin(comp, unreached)])
-        _, vdist, vtri = trimesh.proximity.closest_point(labelled, vertices[vi])
-        vpart = label[li][vtri]
-        row = np.full(len(vertices), -1)
-        row[vi] = np.arange(len(vi))
+        vdist, vpart = np.full(len(vertices), np.inf), np.full(len(vertices), -1)
+        _, near, tri = trimesh.proximity.closest_point(labelled, vertices[vi])
+        vdist[vi], vpart[vi] = near, label[li][tri]
         tol = cfg.surface_tolerance * diag
         for c in unreached:
             m = np.nonzero(comp == c)[0]
-            rows = row[np.unique(faces[m])]
-            d = {int(k): float(vdist[rows][vpart[rows] == k].min()) for k in np.unique(vpart[rows])}
+            vc = np.unique(faces[m])
+            dist, part = vdist[vc], vpart[vc]
+            d = {int(k): float(dist[part == k].min()) for k in np.unique(part)}
             best = min(d, key=d.__getitem__)
             v = votes[m].sum(0)
             touching = [k for k in d if d[k] <= d[best] + tol]
