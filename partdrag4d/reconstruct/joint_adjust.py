@@ -37,6 +37,7 @@ from partdrag4d.reconstruct.model import Model, compose
 from partdrag4d.reconstruct.render_compare import (
     Matches,
     RenderCompareConfig,
+    frame_edges,
     sqrt_information,
     view_matches,
 )
@@ -186,8 +187,9 @@ def collect_matches(
         found = []
         for v in range(V):
             verts = move_vertices(mesh.vertices, model.vertex_part, h.poses(v, t))
+            moving, edges = list(range(1, P)), frame_edges(frames[v, t], cfg)
             per_part = view_matches(
-                rast, rig, v, verts, model.vertex_part, frames[v, t], list(range(1, P)), cfg
+                rast, rig, v, verts, model.vertex_part, frames[v, t], moving, cfg, edges
             )
             for p, (X, uv, view, info) in per_part.items():
                 found.append((X, uv, view, np.full(len(X), p), info))

@@ -12,8 +12,12 @@ be rendered and compared with the frames of all views at once:
    its flow), weighted by the *rendered* image's local structure tensor (a 2x2
    information matrix): flow is only trusted across image gradients, so a faint
    texture or a plain face constrains just the directions its edges fix;
-4. a robust (Huber) Gauss-Newton over SE(3) on all views together moves each part;
-   steps 1-4 repeat ``iterations`` times.
+4. from the second round on, outline matches too (:mod:`.contour`): the render's
+   silhouette pulled onto the frame's along its normal, which holds plain and thin
+   parts that flow cannot follow;
+5. a robust (Huber) Gauss-Newton over SE(3) on all views together moves each part
+   (each step at most 0.2 rad and a fifth of the part's radius); steps 1-5 repeat
+   ``iterations`` times.
 
 :func:`track_parts` runs this frame by frame from a constant-velocity prediction, so
 errors do not accumulate: every frame is registered against the model, not against
@@ -23,7 +27,7 @@ truth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import cv2
@@ -34,6 +38,14 @@ from partdrag4d.config_checks import COUNT, POSITIVE
 from partdrag4d.containers import CameraRig, SceneMesh
 from partdrag4d.geometry.camera import pinhole_jacobian, project_each
 from partdrag4d.geometry.se3 import invert_T, make_T, skew, so3_exp, transform_points
+from partdrag4d.reconstruct.contour import (
+    ContourConfig,
+    Outline,
+    contour_matches,
+    drawn_outline,
+    mask_outline,
+    silhouette,
+)
 
 
 @dataclass
@@ -67,6 +79,8 @@ class RenderCompareConfig:
     """Matches kept per part and view (evenly subsampled)."""
     min_matches: int = 12
     """A part with fewer matches over all views keeps its pose."""
+    contour: ContourConfig = field(default_factory=ContourConfig)
+    """Outline matches (the render's silhouette onto the frame's), for plain surfaces."""
 
 
 def grey(image: UInt8[np.ndarray, "H W 3"]) -> Float[np.ndarray, "H W"]:
@@ -141,6 +155,15 @@ class Matches:
     """Whitening ``S`` of each residual (``S^T S`` = its information)."""
 
 
+def limited(step: Float[np.ndarray, "6"], reach: float) -> Float[np.ndarray, "6"]:
+    """A Gauss-Newton step (rotation, translation) scaled down, whole, to at most 0.2 rad
+    and a fifth of ``reach`` (the matches' radius) per step: a direction the matches
+    hardly constrain (a part seen by its outline only) must not fling it away."""
+    rot, move = np.linalg.norm(step[:3]), np.linalg.norm(step[3:])
+    factor = min(1.0, 0.2 / max(rot, 1e-12), 0.2 * max(reach, 1e-9) / max(move, 1e-12))
+    return step * factor
+
+
 def solve_pose(
     T_init: Float[np.ndarray, "4 4"], m: Matches, rig: CameraRig, cfg: RenderCompareConfig
 ) -> Float[np.ndarray, "4 4"]:
@@ -148,6 +171,7 @@ def solve_pose(
     projects ``T m.X`` onto ``m.uv`` in every view, updated by a rotation about the
     matches' centre and a translation."""
     c = m.X.mean(0)
+    reach = float(np.sqrt(np.mean(np.sum((m.X - c) ** 2, axis=1))))  # the matches' RMS radius
     T = T_init.copy()
     Rc, tc = rig.T_cam_world[m.view, :3, :3], rig.T_cam_world[m.view, :3, 3]
     for _ in range(cfg.solver_steps):
@@ -166,7 +190,7 @@ def solve_pose(
         g = np.einsum("nik,ni->k", J * w[..., None], r)
         if not np.isfinite(np.trace(A)) or np.trace(A) <= 0:
             break  # nothing constrains the pose (every match behind a camera)
-        step = -np.linalg.solve(A + 1e-9 * np.trace(A) * np.eye(6), g)
+        step = limited(-np.linalg.solve(A + 1e-9 * np.trace(A) * np.eye(6), g), reach)
         centre = transform_points(T, c[None])[0]
         R = so3_exp(step[:3])
         T = make_T(R @ T[:3, :3], R @ (T[:3, 3] - centre) + centre + step[3:])
@@ -200,14 +224,47 @@ def view_matches(
     frame: UInt8[np.ndarray, "H W 3"],
     parts: list[int],
     cfg: RenderCompareConfig,
+    edges: Outline | None = None,
 ) -> dict[int, tuple[np.ndarray, ...]]:
     """Render the posed mesh in one view, flow from the render to the frame, and the
-    raw matches (X, uv, view, information) of each of ``parts`` there."""
+    raw matches (X, uv, view, information) of each of ``parts`` there: flow matches and,
+    with the frame's outline ``edges`` (:func:`frame_edges`), outline matches."""
     out = rast.render(rig.K[view], rig.T_cam_world[view], verts, vertex_part)
     a, b = matched_gray(out.rgb, frame, out.mask)
     flow, ok = consistent_flow(a, b, cfg.fb_max_px)
     info = structure_tensor(a, cfg.structure_sigma_px)
-    return {p: part_matches(out, flow, ok, info, p, view, cfg) for p in parts}
+    found = {p: part_matches(out, flow, ok, info, p, view, cfg) for p in parts}
+    if edges is not None:
+        extra = outline_matches(out, info, edges, parts, view, cfg)
+        for p, more in extra.items():
+            found[p] = tuple(np.concatenate([x, y]) for x, y in zip(found[p], more, strict=True))
+    return found
+
+
+def outline_matches(
+    out, info: np.ndarray, edges: Outline, parts: list[int], view: int, cfg: RenderCompareConfig
+) -> dict[int, tuple[np.ndarray, ...]]:
+    """The outline matches (:mod:`.contour`) of each of ``parts`` between a render
+    ``out`` (its structure tensor ``info``) and a frame's outline ``edges``, each
+    weighing as much as a typical flow match of this view."""
+    from partdrag4d.reconstruct.track import foreground
+
+    seen = silhouette(foreground(out.rgb, cfg.contour.background_threshold))  # as the frame's
+    drawn = drawn_outline(seen, out.label, out.rest_xyz)
+    if drawn is None:
+        return {}
+    scale = max(float(np.mean(np.trace(info[out.mask], axis1=1, axis2=2))) / 2.0, 1e-6)
+    return {p: contour_matches(drawn, edges, p, view, scale, cfg.contour) for p in parts}
+
+
+def frame_edges(frame: UInt8[np.ndarray, "H W 3"], cfg: RenderCompareConfig) -> Outline | None:
+    """The outline of a frame's foreground for outline matches (None: none, or off)."""
+    from partdrag4d.reconstruct.track import foreground
+
+    if not cfg.contour.enabled:
+        return None
+    seen = silhouette(foreground(frame, cfg.contour.background_threshold))
+    return mask_outline(seen, nearest=True)
 
 
 def to_matches(found: list[tuple[np.ndarray, ...]], cfg: RenderCompareConfig) -> Matches | None:
@@ -247,10 +304,14 @@ def register_frame(
     from partdrag4d.assets.kinematics import move_vertices
 
     T_parts = T_parts.copy()
-    for _ in range(cfg.iterations):
+    edges = [frame_edges(frames[v], cfg) for v in range(rig.num_views)]
+    for i in range(cfg.iterations):
         verts = move_vertices(rest, vertex_part, T_parts)
+        # outlines pull to the *nearest* edge: only once flow has brought the parts close
+        outline = i >= cfg.contour.from_round or i == cfg.iterations - 1
+        use = edges if outline else [None] * rig.num_views
         per_view = [
-            view_matches(rast, rig, v, verts, vertex_part, frames[v], solve, cfg)
+            view_matches(rast, rig, v, verts, vertex_part, frames[v], solve, cfg, use[v])
             for v in range(rig.num_views)
         ]
         for p in solve:

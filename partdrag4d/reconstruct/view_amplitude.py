@@ -28,6 +28,7 @@ from partdrag4d.reconstruct.model import Model, compose, scaled_fits
 from partdrag4d.reconstruct.render_compare import (
     Matches,
     RenderCompareConfig,
+    frame_edges,
     to_matches,
     view_matches,
 )
@@ -88,8 +89,9 @@ def view_values(
         verts = move_vertices(mesh.vertices, model.vertex_part, model.T_world[t])
         for v in range(V):
             parts = list(range(1, P))
+            edges = frame_edges(frames[v, t], track_cfg)
             found = view_matches(
-                rast, rig, v, verts, model.vertex_part, frames[v, t], parts, track_cfg
+                rast, rig, v, verts, model.vertex_part, frames[v, t], parts, track_cfg, edges
             )
             for p in parts:
                 m = to_matches([found[p]], track_cfg)

@@ -46,7 +46,9 @@ def _part_labels(gt) -> tuple[np.ndarray, list[int]]:
     return link_part[gt.vertex_link], [links.index(h) for h in heads]
 
 
-def run_case(job: Job) -> dict:
+def run_case(case: tuple[Job, bool]) -> dict:
+    """One object tracked with its true labels (``case``: the job, outline matches on)."""
+    job, contour = case
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import tempfile
 
@@ -54,7 +56,7 @@ def run_case(job: Job) -> dict:
     from partdrag4d.config import PipelineConfig, RuntimeConfig
     from partdrag4d.generate.render_backend import RenderGeneratorConfig
     from partdrag4d.geometry.se3 import rotation_angle
-    from partdrag4d.reconstruct.render_compare import track_parts
+    from partdrag4d.reconstruct.render_compare import RenderCompareConfig, track_parts
     from partdrag4d.runner import run_stages
     from partdrag4d.scene.cameras import RigConfig
     from partdrag4d.scene.drags import GtDragsConfig
@@ -76,7 +78,9 @@ def run_case(job: Job) -> dict:
     truth = (poses @ np.linalg.inv(poses[0])[None])[:, heads]  # T P 4 4
     moving = list(range(1, len(heads)))
     t0 = time.perf_counter()
-    est = track_parts(scene.mesh, vertex_part, scene.cameras, videos.frames, moving)
+    track_cfg = RenderCompareConfig()
+    track_cfg.contour.enabled = contour
+    est = track_parts(scene.mesh, vertex_part, scene.cameras, videos.frames, moving, track_cfg)
     seconds = time.perf_counter() - t0
     R_err = np.degrees(
         rotation_angle(np.swapaxes(est[..., :3, :3], -1, -2) @ truth[..., :3, :3])
@@ -100,6 +104,7 @@ def main() -> None:
     ap.add_argument("--per-family", type=int, default=4, help="objects per family (seeds 0..n-1)")
     ap.add_argument("--degrade-scale", type=float, nargs="+", default=[0.0, 1.0])
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--no-contour", action="store_true", help="flow matches only (ablation)")
     args = ap.parse_args()
     print("command:", shlex.join([Path(sys.executable).name, *sys.argv]))
     jobs = [
@@ -110,7 +115,7 @@ def main() -> None:
     ] + [Job("arm", a, 0, 4, 256, 14, d, "main", 16) for d in args.degrade_scale for a in ARMS]
     t0 = time.perf_counter()
     with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=4) as pool:
-        results = pool.map(run_case, jobs)
+        results = pool.map(run_case, [(j, not args.no_contour) for j in jobs])
         pool.close()
         pool.join()
     print(f"wall time {time.perf_counter() - t0:.0f} s, {len(jobs)} cases")
