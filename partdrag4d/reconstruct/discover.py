@@ -18,8 +18,9 @@ Each face counts the render pixels that fall on it (mapped through points spread
 the surface) and how many of them moved unexplained. Faces where most did, grouped with
 neighbours closer than ``link_radius``, are candidate parts, and so are the whole
 welded components such a group lies on (what a proposal mislabelled moves with it) and
-every welded component that moves unexplained as a whole, ranked by net evidence
-(unexplained minus explained pixels);
+every welded component that moves unexplained as a whole; the ones with the most net
+evidence (unexplained minus explained pixels) and the ones with the most unexplained
+pixels are tried;
 proposed parts lying wholly inside a candidate are its mislabelled pieces and give way.
 A candidate is tracked by render-and-compare with the rest of the model held, hung from
 the parent (the base or any part) relative to which a joint explains it best, and
@@ -62,8 +63,13 @@ class DiscoverConfig:
     max_new_parts: int = 6
     """Most parts added."""
     candidates_per_round: int = 3
-    """Candidates tried per round, most evidence first (each costs a tracking and a
+    """Candidates tried per round, most net evidence first (each costs a tracking and a
     score); every unexplained region gives itself and its whole welded components."""
+    candidates_by_amount: int = 2
+    """Also tried: this many of the candidates with the most unexplained pixels. A whole
+    piece moving a little unlike the part it was merged into (one of two drawers that
+    slide the same way by different amounts) has many unexplained pixels but more
+    explained ones, so it ranks low by net evidence."""
     residual_px: float = 1.5
     """A render pixel whose consistent flow to the frame is longer than this moved
     unexplained."""
@@ -240,22 +246,26 @@ def candidate_parts(
     # and every welded piece that moves unexplained as a whole, on its own (a lid
     # touching the body it opens from is linked to it by proximity above)
     masks += [comp == c for c in np.nonzero(whole)[0]]
-    return ranked(masks, seen, moved, cfg.min_evidence)
+    return ranked(masks, seen, moved, cfg)
 
 
 def ranked(
-    masks: list[np.ndarray], seen: np.ndarray, moved: np.ndarray, min_evidence: int
+    masks: list[np.ndarray], seen: np.ndarray, moved: np.ndarray, cfg: DiscoverConfig
 ) -> list[np.ndarray]:
-    """Distinct face masks with at least ``min_evidence`` unexplained pixels, by their net
-    evidence (unexplained minus explained pixels: a candidate that takes in parts the
-    model explains ranks below the region itself)."""
-    out, net = {}, {}
+    """The distinct face masks with at least ``min_evidence`` unexplained pixels to try:
+    the ``candidates_per_round`` with the most net evidence (unexplained minus explained
+    pixels: a candidate that takes in parts the model explains ranks below the region
+    itself), then the ``candidates_by_amount`` with the most unexplained pixels."""
+    out, net, amount = {}, {}, {}
     for mask in masks:
         key = mask.tobytes()
-        if key in out or moved[mask].sum() < min_evidence or mask.all():
+        if key in out or moved[mask].sum() < cfg.min_evidence or mask.all():
             continue
-        out[key], net[key] = mask, 2 * moved[mask].sum() - seen[mask].sum()
-    return [out[k] for k in sorted(out, key=lambda k: -net[k])]
+        out[key], amount[key] = mask, moved[mask].sum()
+        net[key] = 2 * amount[key] - seen[mask].sum()
+    keys = sorted(out, key=lambda k: -net[k])[: cfg.candidates_per_round]
+    more = [k for k in sorted(out, key=lambda k: -amount[k]) if k not in keys]
+    return [out[k] for k in keys + more[: cfg.candidates_by_amount]]
 
 
 def with_part(
@@ -335,7 +345,7 @@ def discover_parts(
     while added < cfg.max_new_parts:
         seen, moved = motion_evidence(model, mesh, rig, frames, rast, cfg)
         trials = []
-        for mask in candidate_parts(mesh, seen, moved, diag, cfg)[: cfg.candidates_per_round]:
+        for mask in candidate_parts(mesh, seen, moved, diag, cfg):
             trial = with_part(
                 model, mask, mesh, small_rig, small_frames, diag, track_cfg, max_points, joint_cfg
             )

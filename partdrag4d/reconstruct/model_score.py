@@ -8,7 +8,8 @@ with the project's rasteriser from every camera, it is compared with the videos:
   levels (the frame's matched to the render's mean and spread per view and frame, as
   generated videos drift) differ by ``r``; each pixel costs ``log(1 + (r / s)^2)``, a
   Cauchy negative log-likelihood that caps the pull of outliers;
-- **silhouette**: a pixel that only one of the two shows costs as a residual of
+- **silhouette**: a pixel that only one of the two shows (both silhouettes found by
+  the same colour test, so anti-aliased rims agree) costs as a residual of
   ``silhouette_sigmas * s``;
 - **complexity**: every free parameter costs ``0.5 * log(n)`` (BIC / two-part MDL with
   ``n`` compared pixels): per moving part its joint geometry (``joint_params``: a
@@ -97,18 +98,24 @@ def frame_residuals(
     frame: UInt8[np.ndarray, "H W 3"],
     cfg: ScoreConfig,
 ) -> tuple[float, float, int]:
-    """(photometric, silhouette, compared pixels) of one render against one frame."""
+    """(photometric, silhouette, compared pixels) of one render against one frame.
+
+    The silhouettes of both images come from the same colour test (specks and pinholes
+    removed), so anti-aliased rims cost nothing at the right pose; the photometric term
+    reads the pixels whose centre the render's surface covers and the frame shows."""
+    from partdrag4d.reconstruct.contour import silhouette
     from partdrag4d.reconstruct.render_compare import grey, match_levels
     from partdrag4d.reconstruct.track import foreground
 
-    seen = foreground(frame, cfg.background_threshold)
-    both, either = render_mask & seen, render_mask | seen
+    seen = silhouette(foreground(frame, cfg.background_threshold))
+    drawn = silhouette(foreground(render_rgb, cfg.background_threshold))
+    both = render_mask & seen
     a = grey(render_rgb)
     r = (a - match_levels(a, grey(frame), both))[both] / cfg.sigma_grey
     photometric = float(np.log1p(r * r).sum())
-    mismatch = int(either.sum() - both.sum())
-    silhouette = mismatch * math.log1p(cfg.silhouette_sigmas**2)
-    return photometric, silhouette, int(either.sum())
+    either = drawn | seen
+    mismatch = int(either.sum() - (drawn & seen).sum())
+    return photometric, mismatch * math.log1p(cfg.silhouette_sigmas**2), int(either.sum())
 
 
 def complexity(h: Hypothesis, num_views: int, pixels: int, cfg: ScoreConfig) -> float:

@@ -12,6 +12,7 @@ from partdrag4d.reconstruct.discover import (
     candidate_parts,
     discover_parts,
     motion_evidence,
+    ranked,
 )
 from partdrag4d.reconstruct.joints import JointSelectConfig
 from partdrag4d.reconstruct.model import Model
@@ -85,3 +86,19 @@ def test_discovery_adds_the_plain_door_as_a_hinged_part(plain_door):
     assert out.fit(1).type.value == "revolute"
     assert abs(abs(out.fit(1).axis[2]) - 1.0) < 0.02  # the hinge is vertical
     assert out_score.total < 0.5 * start.total
+
+
+def test_candidates_tried_are_the_best_by_net_evidence_then_by_amount():
+    """Five regions of ten faces: a whole piece that moved a little differently (many
+    unexplained pixels, more explained ones) ranks last by net evidence and is still
+    tried, as one of the largest amounts."""
+    seen, moved = np.zeros(50), np.zeros(50)
+    regions = [np.arange(10 * i, 10 * i + 10) for i in range(5)]
+    counts = [(10, 9), (10, 8), (10, 7), (10, 6), (100, 40)]  # (seen, moved) per face
+    for faces, (s_, m_) in zip(regions, counts, strict=True):
+        seen[faces], moved[faces] = s_, m_
+    masks = [np.isin(np.arange(50), f) for f in regions]
+    cfg = DiscoverConfig(candidates_per_round=2, candidates_by_amount=1, min_evidence=1)
+    tried = ranked(masks + [masks[0].copy()], seen, moved, cfg)  # a duplicate goes
+    assert [int(np.argmax(m)) // 10 for m in tried] == [0, 1, 4]
+    assert len(ranked(masks, seen, moved, DiscoverConfig(candidates_by_amount=0))) == 3

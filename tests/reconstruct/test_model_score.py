@@ -86,3 +86,14 @@ def test_a_joint_the_videos_cannot_see_folds(tmp_path):
     s_true, s_folded = (score_hypothesis(h, mesh, rig, frames) for h in (truth, folded))
     assert s_true.total < s_folded.total
     assert s_true.complexity > s_folded.complexity  # it pays for the joint, and earns it
+
+
+def test_the_true_poses_cost_no_silhouette(tmp_path):
+    """Both silhouettes come from the same colour test: at the true poses of a clean
+    render, anti-aliased rims agree and cost nothing; half the motion does not."""
+    mesh, rig, frames, truth = _scene(tmp_path, "microwave", 0, fraction=0.6)
+    s = score_hypothesis(truth, mesh, rig, frames)
+    assert s.silhouette == 0.0 and s.photometric < 0.01 * s.pixels
+    half = truth.T_world_part.copy()
+    half[:, 1] = np.stack([truth.T_world_part[max(t // 2, 0), 1] for t in range(T)])
+    assert score_hypothesis(Hypothesis(truth.vertex_part, half), mesh, rig, frames).silhouette > 0
