@@ -69,8 +69,9 @@ class ModelFitConfig:
     fold: bool = True
     """Try merging every moving part into its parent or a neighbour (kept when the score
     drops)."""
-    merge_neighbours: int = 1
-    """Besides the parent, a part may merge into this many nearest parts."""
+    merge_neighbours: int = 2
+    """Besides the parent, a part may merge into this many nearest parts (two: a stray
+    piece of a door lies about as near to the body as to the rest of its door)."""
     max_joint_points: int = 2000
     """Rest vertices per joint fit (evenly subsampled; speed)."""
     track: RenderCompareConfig = field(default_factory=RenderCompareConfig)
