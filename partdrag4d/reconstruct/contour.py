@@ -22,10 +22,11 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float, Int, UInt8
 from scipy.ndimage import distance_transform_edt
 
 from partdrag4d.config_checks import AMOUNT, COUNT, POSITIVE, Range
+from partdrag4d.reconstruct.track import foreground
 
 
 @dataclass
@@ -66,12 +67,14 @@ def outline(mask: Bool[np.ndarray, "H W"]) -> Bool[np.ndarray, "H W"]:
     return mask & ~inner
 
 
-def silhouette(foreground: Bool[np.ndarray, "H W"]) -> Bool[np.ndarray, "H W"]:
-    """A foreground test's mask without its specks (pixel noise past the threshold on
-    the background) and pinholes (object pixels that look like the background): a 3x3
-    opening, then a closing. Both images go through it, so the outlines stay alike."""
+def silhouette(image: UInt8[np.ndarray, "H W 3"], threshold: int) -> Bool[np.ndarray, "H W"]:
+    """An image's foreground (:func:`~partdrag4d.reconstruct.track.foreground`: colour
+    away from the border's by more than ``threshold``) without its specks (pixel noise
+    past the threshold on the background) and pinholes (object pixels that look like the
+    background): a 3x3 opening, then a closing. Renders and frames both go through it,
+    so their outlines stay alike."""
     kernel = np.ones((3, 3), np.uint8)
-    m = cv2.morphologyEx(foreground.astype(np.uint8), cv2.MORPH_OPEN, kernel)
+    m = cv2.morphologyEx(foreground(image, threshold).astype(np.uint8), cv2.MORPH_OPEN, kernel)
     return cv2.morphologyEx(m, cv2.MORPH_CLOSE, kernel).astype(bool)
 
 

@@ -105,10 +105,9 @@ def frame_residuals(
     reads the pixels whose centre the render's surface covers and the frame shows."""
     from partdrag4d.reconstruct.contour import silhouette
     from partdrag4d.reconstruct.render_compare import grey, match_levels
-    from partdrag4d.reconstruct.track import foreground
 
-    seen = silhouette(foreground(frame, cfg.background_threshold))
-    drawn = silhouette(foreground(render_rgb, cfg.background_threshold))
+    seen = silhouette(frame, cfg.background_threshold)
+    drawn = silhouette(render_rgb, cfg.background_threshold)
     both = render_mask & seen
     a = grey(render_rgb)
     r = (a - match_levels(a, grey(frame), both))[both] / cfg.sigma_grey

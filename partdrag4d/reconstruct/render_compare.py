@@ -247,9 +247,7 @@ def outline_matches(
     """The outline matches (:mod:`.contour`) of each of ``parts`` between a render
     ``out`` (its structure tensor ``info``) and a frame's outline ``edges``, each
     weighing as much as a typical flow match of this view."""
-    from partdrag4d.reconstruct.track import foreground
-
-    seen = silhouette(foreground(out.rgb, cfg.contour.background_threshold))  # as the frame's
+    seen = silhouette(out.rgb, cfg.contour.background_threshold)  # as the frame's
     drawn = drawn_outline(seen, out.label, out.rest_xyz)
     if drawn is None:
         return {}
@@ -259,12 +257,9 @@ def outline_matches(
 
 def frame_edges(frame: UInt8[np.ndarray, "H W 3"], cfg: RenderCompareConfig) -> Outline | None:
     """The outline of a frame's foreground for outline matches (None: none, or off)."""
-    from partdrag4d.reconstruct.track import foreground
-
     if not cfg.contour.enabled:
         return None
-    seen = silhouette(foreground(frame, cfg.contour.background_threshold))
-    return mask_outline(seen, nearest=True)
+    return mask_outline(silhouette(frame, cfg.contour.background_threshold), nearest=True)
 
 
 def to_matches(found: list[tuple[np.ndarray, ...]], cfg: RenderCompareConfig) -> Matches | None:
@@ -308,8 +303,8 @@ def register_frame(
     for i in range(cfg.iterations):
         verts = move_vertices(rest, vertex_part, T_parts)
         # outlines pull to the *nearest* edge: only once flow has brought the parts close
-        outline = i >= cfg.contour.from_round or i == cfg.iterations - 1
-        use = edges if outline else [None] * rig.num_views
+        with_outlines = i >= cfg.contour.from_round or i == cfg.iterations - 1
+        use = edges if with_outlines else [None] * rig.num_views
         per_view = [
             view_matches(rast, rig, v, verts, vertex_part, frames[v], solve, cfg, use[v])
             for v in range(rig.num_views)
