@@ -40,8 +40,9 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import KDTree
 
 from partdrag4d.containers import CameraRig, SceneMesh
+from partdrag4d.reconstruct.carve import downsized, with_part
 from partdrag4d.reconstruct.joints import JointSelectConfig
-from partdrag4d.reconstruct.model import Model, fit_motion, fit_parent_joint, folded, part_points
+from partdrag4d.reconstruct.model import Model
 from partdrag4d.reconstruct.model_score import Score
 from partdrag4d.reconstruct.render_compare import (
     RenderCompareConfig,
@@ -49,7 +50,6 @@ from partdrag4d.reconstruct.render_compare import (
     match_levels,
     matched_gray,
     structure_tensor,
-    track_parts,
 )
 from partdrag4d.reconstruct.segment import face_adjacency, weld
 
@@ -103,25 +103,6 @@ class DiscoverConfig:
     enlarged): they only need to be good enough to be scored, at full size; a kept
     model is tracked again at full size. Much smaller loses plain parts (a plain lid
     opening 102 degrees, tracked at 128 px, spun away)."""
-
-
-def downsized(rig: CameraRig, frames: np.ndarray, longest: int) -> tuple[CameraRig, np.ndarray]:
-    """The rig and the frames scaled so the long side is at most ``longest`` pixels."""
-    factor = longest / max(rig.width, rig.height)
-    if factor >= 1.0:
-        return rig, frames
-    w, h = max(1, round(rig.width * factor)), max(1, round(rig.height * factor))
-    sx, sy = w / rig.width, h / rig.height
-    K = rig.K.copy()
-    K[:, 0, :] *= sx  # corner-origin pixels: the principal point scales with the image
-    K[:, 1, :] *= sy
-    small = np.stack(
-        [
-            np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in view])
-            for view in frames
-        ]
-    )
-    return replace(rig, K=K, width=w, height=h), small
 
 
 def surface_samples(mesh: SceneMesh, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -266,44 +247,6 @@ def ranked(
     keys = sorted(out, key=lambda k: -net[k])[: cfg.candidates_per_round]
     more = [k for k in sorted(out, key=lambda k: -amount[k]) if k not in keys]
     return [out[k] for k in keys + more[: cfg.candidates_by_amount]]
-
-
-def with_part(
-    model: Model,
-    face_mask: np.ndarray,
-    mesh: SceneMesh,
-    rig: CameraRig,
-    frames: np.ndarray,
-    diag: float,
-    track_cfg: RenderCompareConfig,
-    max_points: int,
-    joint_cfg: JointSelectConfig,
-) -> Model | None:
-    """The model with the faces ``face_mask`` as a new part, tracked with the rest held
-    and hung from the parent whose joint explains it best (None: nothing to add)."""
-    # parts lying wholly inside the candidate were its mislabelled pieces: they go
-    inside = [p for p in range(1, len(model.parents)) if face_mask[model.face_part == p].all()]
-    for p in sorted(inside, reverse=True):
-        model = folded(model, p, mesh.vertices, diag, max_points, joint_cfg)
-    P = len(model.parents)
-    face_part = np.where(face_mask, P, model.face_part)
-    vertex_part = model.vertex_part.copy()
-    vertex_part[np.unique(mesh.faces[face_mask])] = P
-    if np.bincount(vertex_part, minlength=P + 1).min() == 0:
-        return None  # nothing new, or it would empty a part (then that part is wrong)
-    held = np.concatenate([model.T_world, model.T_world[:, :1]], axis=1)
-    poses = track_parts(mesh, vertex_part, rig, frames, [P], track_cfg, held)
-    X = part_points(mesh.vertices, vertex_part, P, max_points)
-    q, fit = fit_parent_joint(
-        poses[:, P], X, {k: model.T_world[:, k] for k in range(P)}, diag, joint_cfg
-    )
-    fit = replace(fit, source="render-compare")
-    T_new = model.T_world[:, q] @ fit_motion(fit)
-    T_world = np.concatenate([model.T_world, T_new[:, None]], axis=1)
-    scale = model.view_scale
-    if scale is not None:
-        scale = np.concatenate([scale, np.ones((len(scale), 1))], axis=1)
-    return Model(vertex_part, face_part, model.parents + (q,), model.fits + (fit,), T_world, scale)
 
 
 def discover_parts(

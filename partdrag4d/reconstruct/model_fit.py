@@ -16,7 +16,8 @@ re-rendered videos plus a description-length cost per part and joint):
    that re-renders them best (:mod:`.relabel`) and the parts tracked again, kept while
    the score drops (again after discovery);
 4. **splitting** (:mod:`.split`): a part whose welded pieces move differently by
-   their point tracks is split in two when that lowers the score;
+   their point tracks is split in two when that lowers the score (both sides tracked
+   again by render-and-compare first);
 5. **discovery** (:mod:`.discover`): where the chosen model leaves the videos' motion
    unexplained, candidate parts are tracked and kept when the score drops; then all
    parts are tracked together once more (kept if better);
@@ -229,7 +230,17 @@ def fit_model(
         best, best_score = min(candidates, key=lambda c: c[1].total)
         best, best_score = relabelled(best, best_score, "relabelled")
         best, best_score = split_parts(
-            best, best_score, mesh, score, points, cfg.split, cfg.max_joint_points, joint_cfg
+            best,
+            best_score,
+            mesh,
+            rig,
+            frames,
+            score,
+            points,
+            cfg.split,
+            cfg.track,
+            cfg.max_joint_points,
+            joint_cfg,
         )
         grown, grown_score = discover_parts(
             best,

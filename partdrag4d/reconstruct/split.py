@@ -11,9 +11,14 @@ too few points, such as handles, go with the nearest piece that has them; a smal
 cannot be registered by render-and-compare on its own: tried, its 6 degrees of freedom
 are not constrained by a few pixels). Components whose motions agree are grouped by
 average linkage on the distance between their motions; the dendrogram's top cuts are
-the candidate two-way splits. Each candidate, the new part hung from the parent whose
-joint explains it best, is scored; the best is kept when it lowers the score, i.e. when
-the pixels it explains pay for the joint it adds. Rounds repeat while one does.
+the candidate two-way splits. The point tracks only group the pieces: each side of a
+candidate is then tracked by render-and-compare (the leaving side as a new part hung
+from the parent whose joint explains it best, the staying side tracked again with it;
+:func:`.carve.with_part`), since poses from a few tracks of a plain piece are several
+degrees and centimetres off (a plain drawer: 10 degrees, 4 % of the object's size),
+enough to make a true split score worse than the merged part. Each candidate is scored;
+the best is kept when it lowers the score, i.e. when the pixels it explains pay for the
+joint it adds. Rounds repeat while one does.
 """
 
 from __future__ import annotations
@@ -26,17 +31,12 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import KDTree
 
-from partdrag4d.containers import SceneMesh
-from partdrag4d.reconstruct.joints import JointFit, JointSelectConfig
-from partdrag4d.reconstruct.model import (
-    Model,
-    descendants,
-    fit_motion,
-    fit_parent_joint,
-    joint_of,
-    part_points,
-)
+from partdrag4d.containers import CameraRig, SceneMesh
+from partdrag4d.reconstruct.carve import downsized, with_part
+from partdrag4d.reconstruct.joints import JointSelectConfig
+from partdrag4d.reconstruct.model import Model
 from partdrag4d.reconstruct.model_score import Score
+from partdrag4d.reconstruct.render_compare import RenderCompareConfig
 from partdrag4d.reconstruct.segment import face_adjacency, weld
 
 
@@ -57,6 +57,8 @@ class SplitConfig:
     """Most splits kept."""
     motion_points: int = 200
     """Rest vertices per component compared between motions."""
+    track_size: int = 256
+    """Candidates are tracked at most this many pixels on the image's long side."""
 
 
 def _even(X: np.ndarray, most: int) -> np.ndarray:
@@ -170,57 +172,16 @@ def split_candidates(distances: np.ndarray, K: int, most: int) -> list[np.ndarra
     return out[:most]
 
 
-def split_model(
-    model: Model,
-    part: int,
-    comps: list[np.ndarray],
-    poses: np.ndarray,
-    leaving: np.ndarray,
-    mesh: SceneMesh,
-    diag: float,
-    max_points: int,
-    joint_cfg: JointSelectConfig,
-) -> Model | None:
-    """``part`` with the components ``leaving`` made a new part. Each group moves as its
-    largest component was tracked; the part's joint is refitted to its group's motion,
-    the new part is hung from the parent that explains it best."""
-    face_new = np.any([c for c, go in zip(comps, leaving, strict=True) if go], axis=0)
-    sizes = [int(c.sum()) for c in comps]
-    stay = max((k for k in range(len(comps)) if not leaving[k]), key=sizes.__getitem__)
-    move = max((k for k in range(len(comps)) if leaving[k]), key=sizes.__getitem__)
-    P = len(model.parents)
-    face_part = np.where(face_new, P, model.face_part)
-    vertex_part = model.vertex_part.copy()
-    vertex_part[np.unique(mesh.faces[face_new])] = P
-    if np.bincount(vertex_part, minlength=P + 1).min() == 0:
-        return None
-    T_world = np.concatenate([model.T_world, model.T_world[:, :1]], axis=1)
-    fits: list[JointFit | None] = [*model.fits, None]
-    q = model.parents[part]
-    X = part_points(mesh.vertices, vertex_part, part, max_points)
-    _, fit = fit_parent_joint(poses[stay], X, {q: T_world[:, q]}, diag, joint_cfg)
-    fits[part] = replace(fit, source=model.fit(part).source)
-    T_world[:, part] = T_world[:, q] @ fit_motion(joint_of(fits, part))
-    for c in sorted(descendants(model.parents, part)):  # children follow the part
-        T_world[:, c] = T_world[:, model.parents[c]] @ fit_motion(joint_of(fits, c))
-    X = part_points(mesh.vertices, vertex_part, P, max_points)
-    pool = {k: T_world[:, k] for k in range(P)}
-    q_new, fit = fit_parent_joint(poses[move], X, pool, diag, joint_cfg)
-    fits[P] = replace(fit, source="render-compare")
-    T_world[:, P] = T_world[:, q_new] @ fit_motion(joint_of(fits, P))
-    scale = model.view_scale
-    if scale is not None:
-        scale = np.concatenate([scale, np.ones((len(scale), 1))], axis=1)
-    return Model(vertex_part, face_part, model.parents + (q_new,), tuple(fits), T_world, scale)
-
-
 def split_parts(
     model: Model,
     model_score: Score,
     mesh: SceneMesh,
+    rig: CameraRig,
+    frames: np.ndarray,
     score: Callable[[Model, str], Score],
     points: PointTracks | None,
     cfg: SplitConfig,
+    track_cfg: RenderCompareConfig,
     max_points: int,
     joint_cfg: JointSelectConfig,
 ) -> tuple[Model, Score]:
@@ -228,10 +189,11 @@ def split_parts(
 
     Args:
         model: the current best model and ``model_score`` its score.
-        mesh: the rest mesh.
+        mesh: the rest mesh; ``rig`` the cameras; ``frames`` the videos.
         score: ``score(model, what)`` (the caller logs every score).
         points: the tracked surface points (None: nothing is split).
         cfg: splitting settings.
+        track_cfg: render-and-compare tracking (candidates use at most two rounds).
         max_points: rest vertices per joint fit.
         joint_cfg: joint-type selection.
 
@@ -243,6 +205,8 @@ def split_parts(
     diag = mesh.bbox_diagonal()
     rep = weld(mesh.vertices, 1e-6 * diag)
     near = np.asarray(KDTree(mesh.vertices).query(points.anchors)[1])
+    track_cfg = replace(track_cfg, iterations=min(track_cfg.iterations, 2))
+    small_rig, small_frames = downsized(rig, frames, cfg.track_size)
     tried: set[bytes] = set()  # parts (as vertex sets) whose splits did not pay
     for _ in range(cfg.max_splits):
         trials = []
@@ -263,8 +227,18 @@ def split_parts(
             ]
             distances = motion_distance(poses, samples, diag)
             for leaving in split_candidates(distances, len(comps), cfg.candidates):
-                trial = split_model(
-                    model, part, comps, poses, leaving, mesh, diag, max_points, joint_cfg
+                mask = np.any([c for c, go in zip(comps, leaving, strict=True) if go], axis=0)
+                trial = with_part(
+                    model,
+                    mask,
+                    mesh,
+                    small_rig,
+                    small_frames,
+                    diag,
+                    track_cfg,
+                    max_points,
+                    joint_cfg,
+                    retrack=True,
                 )
                 if trial is not None:
                     trials.append((trial, score(trial, f"split part_{part}")))
