@@ -24,7 +24,9 @@ re-rendered videos plus a description-length cost per part and joint):
 6. **joint adjustment** (:mod:`.joint_adjust`): every joint's line and values refined
    together against all views and frames (a parent's value moves its children's
    pixels too), kept when the score drops;
-7. **folding**: each moving part is merged into its parent or its nearest part (its
+7. **moving pieces** (:mod:`.pieces`): a whole welded piece given to a nearby part,
+   motions held, when that lowers the score;
+8. **folding**: each moving part is merged into its parent or its nearest part (its
    children re-parented, joints refitted) when that lowers the score, i.e. when its own
    motion explains fewer pixels than its parameters cost; after a fold the joints are
    adjusted again.
@@ -55,6 +57,7 @@ from partdrag4d.reconstruct.model import (
     to_articulation,
 )
 from partdrag4d.reconstruct.model_score import Score, ScoreConfig, score_hypothesis
+from partdrag4d.reconstruct.pieces import PieceMoveConfig, moved_pieces
 from partdrag4d.reconstruct.relabel import RelabelConfig, relabel_parts
 from partdrag4d.reconstruct.render_compare import RenderCompareConfig, track_parts
 from partdrag4d.reconstruct.split import PointTracks, SplitConfig, split_parts
@@ -85,6 +88,8 @@ class ModelFitConfig:
     """Parts whose pieces move differently, split in two."""
     discover: DiscoverConfig = field(default_factory=DiscoverConfig)
     """New parts where the model leaves motion unexplained."""
+    pieces: PieceMoveConfig = field(default_factory=PieceMoveConfig)
+    """Whole welded pieces given to a nearby part, motions held."""
     view_amplitude: ViewAmplitudeConfig = field(default_factory=ViewAmplitudeConfig)
     """One amplitude per view and joint (generated views disagree on it)."""
     adjust: JointAdjustConfig = field(default_factory=JointAdjustConfig)
@@ -189,6 +194,12 @@ def fit_model(
             steps.update()
             return s
 
+        last_cfg = replace(cfg.score, frame_step=max(frames.shape[1] - 1, 1))
+
+        def last_frame_score(model: Model) -> float:
+            h = model.hypothesis()
+            return score_hypothesis(h, mesh, rig, frames, last_cfg, rast).total
+
         def with_amplitudes(model: Model, what: str) -> tuple[Model, Score]:
             """The model with or without per-view amplitudes, whichever scores better."""
             scaled = fit_view_scales(model, mesh, rig, frames, rast, cfg.view_amplitude, cfg.track)
@@ -263,6 +274,7 @@ def fit_model(
             )
             grown, grown_score = relabelled(grown, grown_score, "grown + relabelled")
         best, best_score = adjusted(grown, grown_score, "adjusted")
+        best, best_score = moved_pieces(best, best_score, mesh, score, last_frame_score, cfg.pieces)
         if cfg.fold:
             merged, merged_score = merged_model(best, best_score, mesh, diag, score, cfg, joint_cfg)
             if merged is not best:  # parts went: the joints left adjusted again

@@ -134,6 +134,7 @@ CONFIG_CASES = [  # (override, field): checked before anything runs
     ("articulate.proposals.max_parts=0", "articulate.proposals.max_parts"),
     ("articulate.model_fit.score.frame_step=0", "articulate.model_fit.score.frame_step"),
     ("articulate.model_fit.track.iterations=0", "articulate.model_fit.track.iterations"),
+    ("articulate.model_fit.pieces.targets=0", "articulate.model_fit.pieces.targets"),
     ("articulate.joint.noise_floor=-1", "articulate.joint.noise_floor"),
     ("export.glb.sweep_max_step_rad=0", "export.glb.sweep_max_step_rad"),
     ("export.glb.sweep_seconds=0", "export.glb.sweep_seconds"),

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 from recon_scenes import door_video
-from scipy.sparse.csgraph import connected_components
 
 from partdrag4d.reconstruct.model import Model
 from partdrag4d.reconstruct.model_score import ScoreConfig
+from partdrag4d.reconstruct.pieces import welded_pieces
 from partdrag4d.reconstruct.relabel import RelabelConfig, relabel_parts
-from partdrag4d.reconstruct.segment import face_adjacency, vertex_labels, weld
+from partdrag4d.reconstruct.segment import vertex_labels
 from partdrag4d.render.rasterizer import Rasterizer
 
 T = 6
-
-
-def _components(mesh) -> np.ndarray:
-    rep = weld(mesh.vertices, 1e-6 * mesh.bbox_diagonal())
-    return connected_components(face_adjacency(rep, mesh.faces), directed=False)[1]
 
 
 def _model(mesh, face_part, motion) -> Model:
@@ -30,7 +25,7 @@ def _model(mesh, face_part, motion) -> Model:
 def test_mislabelled_pieces_and_faces_go_to_the_part_that_moves_them(tmp_path):
     mesh, vertex_part, rig, frames, _, motion = door_video(tmp_path, T, 90.0)
     truth = vertex_part[mesh.faces[:, 0]]
-    comp = _components(mesh)
+    comp = welded_pieces(mesh)
     door_pieces = np.unique(comp[truth == 1])
     body_pieces = np.unique(comp[truth == 0])
     wrong = truth.copy()

@@ -33,6 +33,7 @@ def _scene(tmp_path, category: str, seed: int, degrees: tuple[float, ...]):
     motions, axes = [], []
     for k, (joint, deg) in enumerate(zip(asset.movable_joints, degrees, strict=False)):
         vertex_part[vertex_link == names.index(joint.child)] = k + 1
+        assert joint.limits is not None  # a drawer or a door has limits
         values = np.radians(np.linspace(0.0, deg, T)) * np.sign(joint.limits[1])
         motions.append(
             np.stack(
